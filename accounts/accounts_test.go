@@ -5,47 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"portalo/internal/testenv"
+	"portalo/internal/storetest"
 	"portalo/store/kv"
-	"portalo/store/kv/boltkv"
-	"portalo/store/kv/rediskv"
 )
 
 // cheap keeps argon2id fast in tests; production uses DefaultHashParams.
 var cheap = HashParams{MemoryKiB: 64, Time: 1, Threads: 1}
 
 // backends runs fn against the embedded store and against a real Redis.
-func backends(t *testing.T, fn func(t *testing.T, store kv.Store)) {
-	t.Run("bolt", func(t *testing.T) {
-		s, err := boltkv.Open(filepath.Join(t.TempDir(), "state.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		fn(t, s)
-	})
-	t.Run("redis", func(t *testing.T) {
-		url := testenv.RedisURL(t)
-		prefix := fmt.Sprintf("accounts-test:%s:%d:", t.Name(), time.Now().UnixNano())
-		s, err := rediskv.Open(context.Background(), url, prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			keys, _ := s.Keys(context.Background(), "")
-			_ = s.Delete(context.Background(), keys...)
-			s.Close()
-		})
-		fn(t, s)
-	})
-}
+func backends(t *testing.T, fn func(t *testing.T, store kv.Store)) { storetest.KV(t, fn) }
 
 // clock is a settable test clock.
 type clock struct {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,15 +17,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"portalo/accounts"
-	"portalo/internal/testenv"
+	"portalo/internal/storetest"
 	"portalo/store/kv"
 	"portalo/store/kv/boltkv"
-	"portalo/store/kv/rediskv"
 	"portalo/web/i18n"
 )
 
@@ -58,31 +55,7 @@ type harness struct {
 
 // backends runs fn against a portal on the embedded store and on Redis.
 func backends(t *testing.T, fn func(t *testing.T, h *harness)) {
-	open := map[string]func(t *testing.T) kv.Store{
-		"embedded": func(t *testing.T) kv.Store {
-			s, err := boltkv.Open(filepath.Join(t.TempDir(), "state.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		"redis": func(t *testing.T) kv.Store {
-			s, err := rediskv.Open(context.Background(), testenv.RedisURL(t), fmt.Sprintf("webtest:%d:", time.Now().UnixNano()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				keys, _ := s.Keys(context.Background(), "")
-				_ = s.Delete(context.Background(), keys...)
-				s.Close()
-			})
-			return s
-		},
-	}
-	for _, name := range []string{"embedded", "redis"} {
-		t.Run(name, func(t *testing.T) { fn(t, newHarness(t, open[name](t))) })
-	}
+	storetest.KV(t, func(t *testing.T, store kv.Store) { fn(t, newHarness(t, store)) })
 }
 
 func newHarness(t *testing.T, store kv.Store) *harness {
