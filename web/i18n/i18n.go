@@ -178,17 +178,15 @@ func formText(m *goi18n.Message, form string) string {
 }
 
 // pluralForms returns the CLDR cardinal plural forms a language uses for
-// whole numbers, found by asking CLDR's rules about 0 to 1000.
+// whole numbers, found by asking CLDR's rules about 0 to 1000, plus "other",
+// which go-i18n always needs (Russian uses it only for fractions).
 func pluralForms(code string) []string {
 	tag := language.MustParse(code)
 	names := map[plural.Form]string{plural.Zero: "zero", plural.One: "one", plural.Two: "two", plural.Few: "few", plural.Many: "many", plural.Other: "other"}
-	seen := map[string]bool{}
+	seen := map[string]bool{"other": true}
 	for n := 0; n <= 1000; n++ {
-		digits := []byte(fmt.Sprint(n))
-		for i := range digits {
-			digits[i] -= '0'
-		}
-		seen[names[plural.Cardinal.MatchPlural(tag, n, len(digits), 0, 0, 0)]] = true
+		// i = n, and no visible fraction digits (v = w = f = t = 0).
+		seen[names[plural.Cardinal.MatchPlural(tag, n, 0, 0, 0, 0)]] = true
 	}
 	var out []string
 	for _, f := range []string{"zero", "one", "two", "few", "many", "other"} {
