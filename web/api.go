@@ -32,8 +32,6 @@ func toJSON(a accounts.Account) accountJSON {
 	}
 }
 
-func asMaxBytes(err error, target **http.MaxBytesError) bool { return errors.As(err, target) }
-
 // decodeJSON reads a JSON request body strictly (known fields, one value);
 // it answers the request itself and returns false when the body is bad.
 func (s *Server) decodeJSON(c *gin.Context, v any) bool {

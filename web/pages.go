@@ -2,8 +2,10 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,6 +15,9 @@ import (
 
 // Form field limits checked before anything reaches the domain.
 const maxFieldBytes = 1024
+
+// langCookieAge is how long a language choice is remembered.
+const langCookieAge = 365 * 24 * time.Hour
 
 func formValue(c *gin.Context, name string) string {
 	v := c.PostForm(name)
@@ -26,7 +31,7 @@ func formValue(c *gin.Context, name string) string {
 func (s *Server) parseForm(c *gin.Context) bool {
 	if err := c.Request.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
-		if asMaxBytes(err, &mbe) {
+		if errors.As(err, &mbe) {
 			s.fail(c, http.StatusRequestEntityTooLarge, "too_large", "ErrBodyTooLarge")
 		} else {
 			s.fail(c, http.StatusBadRequest, "bad_request", "ErrBadRequest")
@@ -48,7 +53,7 @@ func (s *Server) switchLanguage(c *gin.Context) {
 		s.fail(c, http.StatusNotFound, "language_invalid", "ErrLanguageInvalid")
 		return
 	}
-	s.setCookie(c, langCookie, l.Code, 365*24*60*60*1e9)
+	s.setCookie(c, langCookie, l.Code, langCookieAge)
 	if a := account(c); a != nil {
 		if _, err := s.cfg.Accounts.SetLanguage(c.Request.Context(), a.ID, l.Code); err != nil {
 			s.cfg.Logger.Warn("saving language", "err", err)
@@ -200,7 +205,7 @@ func (s *Server) saveLanguage(c *gin.Context) {
 		s.failWith(c, err)
 		return
 	}
-	s.setCookie(c, langCookie, l.Code, 365*24*60*60*1e9)
+	s.setCookie(c, langCookie, l.Code, langCookieAge)
 	s.flashAndRedirect(c, "FlashLanguageSaved", "/account")
 }
 
