@@ -2,14 +2,16 @@
 // (German by default, English, Turkish, Russian and Arabic), which one a
 // request gets, and the translated messages with their plural rules.
 //
-// Messages live in locales/LANG.toml (go-i18n format) and are embedded in
-// the binary. Problems lists every message that lacks a translation or a
+// Messages live in locales/FEATURE/LANG.toml (go-i18n format; one folder
+// per feature, so features add their texts without touching each other's
+// files) and are embedded in the binary. Problems lists every message that lacks a translation or a
 // plural form in any language; a test keeps that list empty.
 package i18n
 
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -19,7 +21,7 @@ import (
 	"golang.org/x/text/language"
 )
 
-//go:embed locales/*.toml
+//go:embed locales/*/*.toml
 var localeFiles embed.FS
 
 // Lang is a supported language.
@@ -58,18 +60,26 @@ func Load() (*Catalog, error) {
 	tags := make([]language.Tag, len(Languages))
 	for i, l := range Languages {
 		tags[i] = language.MustParse(l.Code)
-		name := "locales/" + l.Code + ".toml"
-		b, err := localeFiles.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("i18n: reading %s: %w", name, err)
-		}
-		f, err := c.bundle.ParseMessageFileBytes(b, name)
-		if err != nil {
-			return nil, fmt.Errorf("i18n: parsing %s: %w", name, err)
+		names, err := fs.Glob(localeFiles, "locales/*/"+l.Code+".toml")
+		if err != nil || len(names) == 0 {
+			return nil, fmt.Errorf("i18n: no message files for %s", l.Code)
 		}
 		byID := map[string]*goi18n.Message{}
-		for _, m := range f.Messages {
-			byID[m.ID] = m
+		for _, name := range names {
+			b, err := localeFiles.ReadFile(name)
+			if err != nil {
+				return nil, fmt.Errorf("i18n: reading %s: %w", name, err)
+			}
+			f, err := c.bundle.ParseMessageFileBytes(b, name)
+			if err != nil {
+				return nil, fmt.Errorf("i18n: parsing %s: %w", name, err)
+			}
+			for _, m := range f.Messages {
+				if _, dup := byID[m.ID]; dup {
+					return nil, fmt.Errorf("i18n: message %s is defined twice for %s (%s)", m.ID, l.Code, name)
+				}
+				byID[m.ID] = m
+			}
 		}
 		c.messages[l.Code] = byID
 	}
