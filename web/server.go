@@ -94,6 +94,9 @@ type Config struct {
 	// SessionMaxAge is the lifetime of the session cookie (60 days); the
 	// server ends idle sessions earlier.
 	SessionMaxAge time.Duration
+	// Workshops serves the workshop schedule and its editor; nil leaves
+	// those routes out.
+	Workshops Workshops
 }
 
 // Server is portalo's HTTP handler.
@@ -151,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
-var pageNames = []string{"home", "register", "login", "account", "admin", "error"}
+var pageNames = []string{"home", "register", "login", "account", "admin", "error", "schedule", "workshop_list", "workshop_edit"}
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
@@ -239,6 +242,10 @@ func (s *Server) routes() error {
 	apiAdmin.GET("/accounts", s.apiListAccounts)
 	apiAdmin.POST("/accounts/:id/approve", s.apiApprove)
 	apiAdmin.PUT("/accounts/:id/roles", s.apiSetRoles)
+
+	if s.cfg.Workshops != nil {
+		s.workshopRoutes(e)
+	}
 
 	e.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "not_found", "ErrNotFound") })
 	e.NoMethod(func(c *gin.Context) {

@@ -25,6 +25,7 @@ import (
 	"portalo/store/kv"
 	"portalo/store/kv/boltkv"
 	"portalo/web/i18n"
+	"portalo/workshops"
 )
 
 func TestMain(m *testing.M) {
@@ -48,6 +49,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 type harness struct {
 	srv   *Server
 	accts *accounts.Service
+	ws    *workshops.Service
 	store kv.Store
 	logs  *syncBuffer
 	ready *error // what the fake readiness check returns
@@ -72,6 +74,7 @@ func newHarness(t *testing.T, store kv.Store) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{accts: accts, store: store, logs: &syncBuffer{}, ready: new(error)}
+	h.ws = workshops.New(store, workshops.Options{IsTrainer: isTrainer(accts)})
 	h.srv, err = New(Config{
 		Accounts: accts,
 		Catalog:  cat,
@@ -81,6 +84,7 @@ func newHarness(t *testing.T, store kv.Store) *harness {
 			{Name: "object store", Ping: func(context.Context) error { return *h.ready }},
 		},
 		MaxBodyBytes: 64 << 10,
+		Workshops:    h.ws,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ import (
 	"portalo/store/kv/rediskv"
 	"portalo/web"
 	"portalo/web/i18n"
+	"portalo/workshops"
 )
 
 func main() {
@@ -185,6 +186,13 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	ws := workshops.New(st.kv, workshops.Options{IsTrainer: func(ctx context.Context, id string) (bool, error) {
+		a, err := acct.Get(ctx, id)
+		if errors.Is(err, accounts.ErrNotFound) {
+			return false, nil
+		}
+		return a.Has(accounts.RoleTrainer), err
+	}})
 	reg := prometheus.NewRegistry()
 	srv, err := web.New(web.Config{
 		Accounts: acct,
@@ -198,6 +206,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		SecureCookies:  web.CookieSecurity(cfg.SecureCookies),
 		TrustedProxies: cfg.TrustedProxies,
 		SessionMaxAge:  cfg.SessionMaxAge,
+		Workshops:      ws,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,753 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"portalo/accounts"
+	"portalo/web/i18n"
+	"portalo/workshops"
+)
+
+// Workshops is what the web layer needs of the workshops service.
+type Workshops interface {
+	Create(ctx context.Context, w workshops.Workshop) (workshops.Workshop, error)
+	Update(ctx context.Context, w workshops.Workshop) (workshops.Workshop, error)
+	Delete(ctx context.Context, id string) error
+	Get(ctx context.Context, id string) (workshops.Workshop, error)
+	List(ctx context.Context) ([]workshops.Workshop, error)
+	CancelDate(ctx context.Context, id string, d workshops.Date) (workshops.Workshop, error)
+	MoveDate(ctx context.Context, id string, d workshops.Date, to workshops.Move) (workshops.Workshop, error)
+	RestoreDate(ctx context.Context, id string, d workshops.Date) (workshops.Workshop, error)
+	Occurrences(ctx context.Context, from, to time.Time, f workshops.Filter) ([]workshops.Occurrence, error)
+	EndRoom(ctx context.Context, workshopID string, now time.Time) (workshops.Occurrence, error)
+	ExtendRoom(ctx context.Context, workshopID string, now time.Time) (workshops.Occurrence, error)
+}
+
+func (s *Server) workshopRoutes(e *gin.Engine) {
+	e.GET("/workshops", s.schedulePage)
+	e.GET("/workshops.ics", s.workshopFeed)
+	e.HEAD("/workshops.ics", s.workshopFeed)
+
+	manage := e.Group("/manage/workshops", s.requireLogin, s.requireWorkshopEditor)
+	manage.GET("", s.workshopListPage)
+	manage.POST("", s.workshopCreate)
+	manage.GET("/new", s.workshopNewPage)
+	manage.GET("/:id", s.workshopEditPage)
+	manage.POST("/:id", s.workshopSave)
+	manage.POST("/:id/delete", s.workshopDeletePage)
+	manage.POST("/:id/dates/:date/cancel", s.workshopDatePage)
+	manage.POST("/:id/dates/:date/restore", s.workshopDatePage)
+
+	api := e.Group("/api/v1/workshops", s.requireLogin)
+	ed := api.Group("", s.requireWorkshopEditor)
+	ed.GET("", s.apiListWorkshops)
+	ed.POST("", s.apiCreateWorkshop)
+	ed.GET("/:id", s.apiGetWorkshop)
+	ed.PUT("/:id", s.apiUpdateWorkshop)
+	ed.DELETE("/:id", s.apiDeleteWorkshop)
+	ed.POST("/:id/dates/:date/:action", s.apiWorkshopDate)
+	api.POST("/:id/room/:action", s.apiWorkshopRoom)
+}
+
+// canEditWorkshops: editors and admins plan the workshops.
+func canEditWorkshops(a *accounts.Account) bool {
+	return a != nil && (a.Has(accounts.RoleEditor) || a.Has(accounts.RoleAdmin))
+}
+
+func (s *Server) requireWorkshopEditor(c *gin.Context) {
+	if !canEditWorkshops(account(c)) {
+		s.fail(c, http.StatusForbidden, "forbidden", "ErrForbidden")
+		return
+	}
+	c.Next()
+}
+
+// workshopMessages maps the workshops package's input error codes to
+// messages.
+var workshopMessages = map[string]string{
+	"title_required":            "ErrWorkshopTitleRequired",
+	"title_too_long":            "ErrWorkshopTitleTooLong",
+	"title_invalid":             "ErrWorkshopTitleInvalid",
+	"description_too_long":      "ErrWorkshopDescriptionTooLong",
+	"description_invalid":       "ErrWorkshopDescriptionInvalid",
+	"text_language_invalid":     "ErrWorkshopTextLanguage",
+	"topic_invalid":             "ErrWorkshopTopic",
+	"workshop_language_invalid": "ErrWorkshopLanguage",
+	"weekday_invalid":           "ErrWorkshopWeekday",
+	"start_invalid":             "ErrWorkshopStart",
+	"duration_invalid":          "ErrWorkshopDuration",
+	"starts_on_required":        "ErrWorkshopStartsOn",
+	"date_invalid":              "ErrWorkshopDate",
+	"until_before_start":        "ErrWorkshopUntil",
+	"trainer_required":          "ErrWorkshopTrainerRequired",
+	"trainer_invalid":           "ErrWorkshopTrainerInvalid",
+	"date_not_scheduled":        "ErrWorkshopDateNotScheduled",
+	"extension_limit":           "ErrWorkshopExtensionLimit",
+}
+
+// explainWorkshop is explain for the workshops package's errors; anything
+// else goes to explain.
+func (s *Server) explainWorkshop(c *gin.Context, err error) (int, problem) {
+	l := localizer(c)
+	var ie *workshops.InputError
+	switch {
+	case errors.As(err, &ie):
+		id, ok := workshopMessages[ie.Code]
+		if !ok {
+			id = "ErrBadRequest"
+		}
+		msg := l.T(id,
+			"MaxTitle", workshops.MaxTitleLen, "MaxDescription", workshops.MaxDescriptionLen,
+			"Min", workshops.MinDuration, "Max", workshops.MaxDuration,
+			"MaxExtension", int(workshops.MaxExtension/time.Minute))
+		status := http.StatusUnprocessableEntity
+		if ie.Code == "extension_limit" {
+			status = http.StatusConflict
+		}
+		return status, problem{Field: ie.Field, Code: ie.Code, Message: msg}
+	case errors.Is(err, workshops.ErrNotFound):
+		return http.StatusNotFound, problem{Code: "not_found", Message: l.T("ErrWorkshopNotFound")}
+	case errors.Is(err, workshops.ErrRoomNotOpen):
+		return http.StatusConflict, problem{Code: "room_not_open", Message: l.T("ErrWorkshopRoomNotOpen")}
+	}
+	return s.explain(c, err)
+}
+
+func (s *Server) workshopError(c *gin.Context, err error) {
+	status, pr := s.explainWorkshop(c, err)
+	if isAPI(c) {
+		writeJSONError(c.Writer, status, pr.Code, pr.Message)
+		c.Abort()
+		return
+	}
+	p := s.newPage(c, "ErrorPageTitle")
+	p.Data = pr.Message
+	s.render(c, status, "error", p)
+	c.Abort()
+}
+
+// topicLabels are the message IDs of the topics' names.
+var topicLabels = map[workshops.Topic]string{
+	workshops.TopicMovement:   "WorkshopTopicMovement",
+	workshops.TopicRelaxation: "WorkshopTopicRelaxation",
+	workshops.TopicNutrition:  "WorkshopTopicNutrition",
+}
+
+func topicLabel(l *i18n.Localizer, t workshops.Topic) string {
+	if id, ok := topicLabels[t]; ok {
+		return l.T(id)
+	}
+	return string(t)
+}
+
+func weekdayName(l *i18n.Localizer, d time.Weekday) string {
+	return l.T("WorkshopWeekday" + strconv.Itoa(int(d)))
+}
+
+// dateText writes a date the way the language usually does.
+func dateText(l *i18n.Localizer, t time.Time) string {
+	switch l.Lang.Code {
+	case "en", "ar":
+		return t.Format("02/01/2006")
+	}
+	return t.Format("02.01.2006")
+}
+
+type option struct {
+	Value, Label, Lang string
+	Selected           bool
+}
+
+type scheduleItem struct {
+	ID, Title, TitleLang   string
+	Description, DescLang  string
+	Topic                  string
+	HeldIn                 i18n.Lang
+	Start, End             time.Time
+	StartText, EndText     string
+	Zone                   string
+	Cancelled, Moved, Join bool
+	MovedFrom              string
+}
+
+type scheduleDay struct {
+	Date  time.Time
+	Label string
+	Items []scheduleItem
+}
+
+type scheduleWeek struct {
+	ID, Title string
+	Count     int
+	Days      []scheduleDay
+}
+
+type scheduleData struct {
+	Topics, Languages []option
+	Weeks             []scheduleWeek
+	FeedURL           string
+	CanEdit           bool
+}
+
+// schedulePage shows this week's and next week's workshops (Berlin time),
+// filtered by topic and language with a plain GET form.
+func (s *Server) schedulePage(c *gin.Context) {
+	l := localizer(c)
+	f := workshops.Filter{Topic: workshops.Topic(c.Query("topic")), Language: c.Query("language")}
+	if !workshops.ValidTopic(f.Topic) {
+		f.Topic = ""
+	}
+	if !workshops.ValidLanguage(f.Language) {
+		f.Language = ""
+	}
+	now := time.Now()
+	today := workshops.DateOf(now.In(workshops.Berlin))
+	monday := today.AddDays(-((int(today.Weekday()) + 6) % 7))
+	at := func(d workshops.Date) time.Time {
+		return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, workshops.Berlin)
+	}
+	occs, err := s.cfg.Workshops.Occurrences(c.Request.Context(), at(monday), at(monday.AddDays(14)), f)
+	if err != nil {
+		s.workshopError(c, err)
+		return
+	}
+	d := scheduleData{FeedURL: "/workshops.ics?lang=" + l.Lang.Code, CanEdit: canEditWorkshops(account(c))}
+	d.Topics = append(d.Topics, option{Value: "", Label: l.T("WorkshopsFilterAll")})
+	for _, t := range workshops.Topics {
+		d.Topics = append(d.Topics, option{Value: string(t), Label: topicLabel(l, t), Selected: t == f.Topic})
+	}
+	d.Languages = append(d.Languages, option{Value: "", Label: l.T("WorkshopsFilterAll")})
+	for _, lg := range i18n.Languages {
+		d.Languages = append(d.Languages, option{Value: lg.Code, Label: lg.Name, Lang: lg.Code, Selected: lg.Code == f.Language})
+	}
+	d.Weeks = []scheduleWeek{{ID: "this-week", Title: l.T("WorkshopsThisWeek")}, {ID: "next-week", Title: l.T("WorkshopsNextWeek")}}
+	for _, o := range occs {
+		start := o.Start.In(workshops.Berlin)
+		wk := 0
+		if !start.Before(at(monday.AddDays(7))) {
+			wk = 1
+		}
+		if start.Before(at(monday)) {
+			continue // began last week, still running on Monday
+		}
+		item := scheduleItem{
+			ID: o.Workshop.ID, Topic: topicLabel(l, o.Workshop.Topic),
+			Start: start, End: o.End.In(workshops.Berlin),
+			StartText: start.Format("15:04"), EndText: o.End.In(workshops.Berlin).Format("15:04"),
+			Cancelled: o.Cancelled, Moved: o.Moved,
+			Join: !o.Cancelled && workshops.RoomWindow(o).Contains(now),
+		}
+		item.Zone, _ = start.Zone()
+		item.Title, item.TitleLang = o.Workshop.TitleIn(l.Lang.Code)
+		item.Description, item.DescLang = o.Workshop.DescriptionIn(l.Lang.Code)
+		item.HeldIn, _ = i18n.Lookup(o.Workshop.Language)
+		if o.Moved {
+			orig := time.Date(o.Date.Year, o.Date.Month, o.Date.Day, o.Workshop.Start.Hour, o.Workshop.Start.Minute, 0, 0, workshops.Berlin)
+			item.MovedFrom = weekdayName(l, orig.Weekday()) + ", " + dateText(l, orig) + ", " + orig.Format("15:04")
+		}
+		w := &d.Weeks[wk]
+		w.Count++
+		day := workshops.DateOf(start)
+		if n := len(w.Days); n == 0 || workshops.DateOf(w.Days[n-1].Date) != day {
+			w.Days = append(w.Days, scheduleDay{Date: at(day), Label: weekdayName(l, start.Weekday()) + ", " + dateText(l, start)})
+		}
+		w.Days[len(w.Days)-1].Items = append(w.Days[len(w.Days)-1].Items, item)
+	}
+	p := s.newPage(c, "WorkshopsTitle")
+	p.Data = d
+	s.render(c, http.StatusOK, "schedule", p)
+}
+
+// baseURL is the address of this site as the request reached it.
+func (s *Server) baseURL(r *http.Request) string {
+	scheme := "http"
+	if s.secure(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// workshopFeed serves all workshops as an iCalendar feed, in the language
+// of ?lang= (else the page language), with an ETag so that calendar apps
+// polling it get a 304 while nothing changed.
+func (s *Server) workshopFeed(c *gin.Context) {
+	lang := localizer(c).Lang.Code
+	if l, ok := i18n.Lookup(c.Query("lang")); ok {
+		lang = l.Code
+	}
+	all, err := s.cfg.Workshops.List(c.Request.Context())
+	if err != nil {
+		s.workshopError(c, err)
+		return
+	}
+	body := workshops.ICS(all, lang, s.baseURL(c.Request))
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	c.Header("ETag", etag)
+	c.Header("Cache-Control", "no-cache")
+	c.Header("Content-Language", lang)
+	if etagMatches(c.GetHeader("If-None-Match"), etag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	c.Header("Content-Disposition", `inline; filename="portalo-workshops.ics"`)
+	c.Data(http.StatusOK, "text/calendar; charset=utf-8", body)
+}
+
+// etagMatches reads an If-None-Match header (a list, weak tags allowed).
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// workshopRequest is a workshop as the API receives it.
+type workshopRequest struct {
+	Title       map[string]string `json:"title"`
+	Description map[string]string `json:"description"`
+	Topic       string            `json:"topic"`
+	Language    string            `json:"language"`
+	TrainerID   string            `json:"trainer_id"`
+	Weekday     *int              `json:"weekday"`
+	Start       string            `json:"start"`
+	Duration    int               `json:"duration_minutes"`
+	StartsOn    string            `json:"starts_on"`
+	Until       string            `json:"until"`
+}
+
+// workshopFrom turns what was entered into a Workshop, or an InputError
+// for a field that cannot be read.
+func workshopFrom(r workshopRequest) (workshops.Workshop, error) {
+	w := workshops.Workshop{
+		Title: r.Title, Description: r.Description, Topic: workshops.Topic(r.Topic),
+		Language: r.Language, TrainerID: r.TrainerID, Duration: r.Duration,
+	}
+	if r.Weekday == nil || *r.Weekday < 0 || *r.Weekday > 6 {
+		return w, &workshops.InputError{Field: "weekday", Code: "weekday_invalid"}
+	}
+	w.Weekday = time.Weekday(*r.Weekday)
+	var err error
+	if w.Start, err = workshops.ParseTimeOfDay(strings.TrimSpace(r.Start)); err != nil {
+		return w, &workshops.InputError{Field: "start", Code: "start_invalid"}
+	}
+	if strings.TrimSpace(r.StartsOn) == "" {
+		return w, &workshops.InputError{Field: "starts_on", Code: "starts_on_required"}
+	}
+	if w.StartsOn, err = workshops.ParseDate(strings.TrimSpace(r.StartsOn)); err != nil {
+		return w, &workshops.InputError{Field: "starts_on", Code: "date_invalid"}
+	}
+	if u := strings.TrimSpace(r.Until); u != "" {
+		if w.Until, err = workshops.ParseDate(u); err != nil {
+			return w, &workshops.InputError{Field: "until", Code: "date_invalid"}
+		}
+	}
+	return w, nil
+}
+
+func (s *Server) apiWorkshopError(c *gin.Context, err error) {
+	status, pr := s.explainWorkshop(c, err)
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(status, gin.H{"error": pr})
+}
+
+func (s *Server) apiListWorkshops(c *gin.Context) {
+	all, err := s.cfg.Workshops.List(c.Request.Context())
+	if err != nil {
+		s.apiWorkshopError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"workshops": all})
+}
+
+func (s *Server) apiGetWorkshop(c *gin.Context) {
+	w, err := s.cfg.Workshops.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.apiWorkshopError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"workshop": w})
+}
+
+func (s *Server) apiCreateWorkshop(c *gin.Context) {
+	s.apiSaveWorkshop(c, "")
+}
+
+func (s *Server) apiUpdateWorkshop(c *gin.Context) {
+	s.apiSaveWorkshop(c, c.Param("id"))
+}
+
+func (s *Server) apiSaveWorkshop(c *gin.Context, id string) {
+	var req workshopRequest
+	if !s.decodeJSON(c, &req) {
+		return
+	}
+	w, err := workshopFrom(req)
+	status := http.StatusOK
+	if err == nil && id == "" {
+		w, err = s.cfg.Workshops.Create(c.Request.Context(), w)
+		status = http.StatusCreated
+	} else if err == nil {
+		w.ID = id
+		w, err = s.cfg.Workshops.Update(c.Request.Context(), w)
+	}
+	if err != nil {
+		s.apiWorkshopError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	if status == http.StatusCreated {
+		c.Header("Location", "/api/v1/workshops/"+w.ID)
+	}
+	c.JSON(status, gin.H{"workshop": w})
+}
+
+func (s *Server) apiDeleteWorkshop(c *gin.Context) {
+	if err := s.cfg.Workshops.Delete(c.Request.Context(), c.Param("id")); err != nil {
+		s.apiWorkshopError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// moveRequest is where a date moves to, as the API receives it.
+type moveRequest struct {
+	Date     string `json:"date"`
+	Start    string `json:"start"`
+	Duration int    `json:"duration_minutes"`
+}
+
+// changeDate cancels, restores or moves (with to) one date of a workshop.
+func (s *Server) changeDate(ctx context.Context, id, dateParam, action string, to *moveRequest) (workshops.Workshop, error) {
+	d, err := workshops.ParseDate(dateParam)
+	if err != nil {
+		return workshops.Workshop{}, &workshops.InputError{Field: "date", Code: "date_invalid"}
+	}
+	switch action {
+	case "cancel":
+		return s.cfg.Workshops.CancelDate(ctx, id, d)
+	case "restore":
+		return s.cfg.Workshops.RestoreDate(ctx, id, d)
+	case "move":
+		m := workshops.Move{Duration: to.Duration}
+		if m.Date, err = workshops.ParseDate(strings.TrimSpace(to.Date)); err != nil {
+			return workshops.Workshop{}, &workshops.InputError{Field: "date", Code: "date_invalid"}
+		}
+		if m.Start, err = workshops.ParseTimeOfDay(strings.TrimSpace(to.Start)); err != nil {
+			return workshops.Workshop{}, &workshops.InputError{Field: "start", Code: "start_invalid"}
+		}
+		return s.cfg.Workshops.MoveDate(ctx, id, d, m)
+	}
+	return workshops.Workshop{}, errUnknownAction
+}
+
+var errUnknownAction = errors.New("web: unknown action")
+
+func (s *Server) apiWorkshopDate(c *gin.Context) {
+	action := c.Param("action")
+	var to moveRequest
+	if action == "move" && !s.decodeJSON(c, &to) {
+		return
+	}
+	w, err := s.changeDate(c.Request.Context(), c.Param("id"), c.Param("date"), action, &to)
+	if errors.Is(err, errUnknownAction) {
+		s.fail(c, http.StatusNotFound, "not_found", "ErrNotFound")
+		return
+	}
+	if err != nil {
+		s.apiWorkshopError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"workshop": w})
+}
+
+// apiWorkshopRoom ends or extends the open room of a workshop: its trainer,
+// editors and admins may.
+func (s *Server) apiWorkshopRoom(c *gin.Context) {
+	a := account(c)
+	w, err := s.cfg.Workshops.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.apiWorkshopError(c, err)
+		return
+	}
+	if a.ID != w.TrainerID && !canEditWorkshops(a) {
+		s.fail(c, http.StatusForbidden, "forbidden", "ErrForbidden")
+		return
+	}
+	var occ workshops.Occurrence
+	switch c.Param("action") {
+	case "end":
+		occ, err = s.cfg.Workshops.EndRoom(c.Request.Context(), w.ID, time.Now())
+	case "extend":
+		occ, err = s.cfg.Workshops.ExtendRoom(c.Request.Context(), w.ID, time.Now())
+	default:
+		s.fail(c, http.StatusNotFound, "not_found", "ErrNotFound")
+		return
+	}
+	if err != nil {
+		s.apiWorkshopError(c, err)
+		return
+	}
+	win := workshops.RoomWindow(occ)
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"room": gin.H{
+		"workshop_id": w.ID, "date": occ.Date, "opens_at": win.Opens.UTC(), "closes_at": win.Closes.UTC(),
+		"extension_minutes": int(occ.Room.Extension / time.Minute), "ended_early": !occ.Room.EndedAt.IsZero(),
+	}})
+}
+
+// The editor pages.
+
+type workshopRow struct {
+	ID, Title, TitleLang, When, Topic, Trainer string
+	HeldIn                                     i18n.Lang
+}
+
+func (s *Server) trainerNames(ctx context.Context) (map[string]string, []accounts.Account, error) {
+	all, err := s.cfg.Accounts.List(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := map[string]string{}
+	var trainers []accounts.Account
+	for _, a := range all {
+		names[a.ID] = a.Pseudonym
+		if a.Has(accounts.RoleTrainer) {
+			trainers = append(trainers, a)
+		}
+	}
+	return names, trainers, nil
+}
+
+func (s *Server) workshopListPage(c *gin.Context) {
+	l := localizer(c)
+	all, err := s.cfg.Workshops.List(c.Request.Context())
+	if err != nil {
+		s.workshopError(c, err)
+		return
+	}
+	names, _, err := s.trainerNames(c.Request.Context())
+	if err != nil {
+		s.failWith(c, err)
+		return
+	}
+	rows := make([]workshopRow, 0, len(all))
+	for _, w := range all {
+		r := workshopRow{ID: w.ID, Topic: topicLabel(l, w.Topic), Trainer: names[w.TrainerID],
+			When: weekdayName(l, w.Weekday) + ", " + w.Start.String() + " (" + l.N("WorkshopsMinutes", w.Duration) + ")"}
+		r.Title, r.TitleLang = w.TitleIn(l.Lang.Code)
+		r.HeldIn, _ = i18n.Lookup(w.Language)
+		rows = append(rows, r)
+	}
+	p := s.newPage(c, "WorkshopsManageTitle")
+	p.Data = rows
+	s.render(c, http.StatusOK, "workshop_list", p)
+}
+
+type upcomingDate struct {
+	Date, Label      string
+	Cancelled, Moved bool
+	MovedTo          string
+}
+
+type workshopEditData struct {
+	ID         string
+	Texts      []option // one per language: Value = code, Label = name
+	Topics     []option
+	Languages  []option
+	Trainers   []option
+	Weekdays   []option
+	Upcoming   []upcomingDate
+	MaxTitle   int
+	MaxDesc    int
+	MinMinutes int
+	MaxMinutes int
+}
+
+func (s *Server) workshopForm(c *gin.Context, p *page, id string) bool {
+	l := p.L
+	_, trainers, err := s.trainerNames(c.Request.Context())
+	if err != nil {
+		s.failWith(c, err)
+		return false
+	}
+	d := workshopEditData{ID: id, MaxTitle: workshops.MaxTitleLen, MaxDesc: workshops.MaxDescriptionLen,
+		MinMinutes: workshops.MinDuration, MaxMinutes: workshops.MaxDuration}
+	for _, lg := range i18n.Languages {
+		d.Texts = append(d.Texts, option{Value: lg.Code, Label: lg.Name, Lang: lg.Code})
+		d.Languages = append(d.Languages, option{Value: lg.Code, Label: lg.Name, Lang: lg.Code, Selected: p.Form["language"] == lg.Code})
+	}
+	for _, t := range workshops.Topics {
+		d.Topics = append(d.Topics, option{Value: string(t), Label: topicLabel(l, t), Selected: p.Form["topic"] == string(t)})
+	}
+	for _, a := range trainers {
+		d.Trainers = append(d.Trainers, option{Value: a.ID, Label: a.Pseudonym, Selected: p.Form["trainer_id"] == a.ID})
+	}
+	for i := 1; i <= 7; i++ {
+		wd := strconv.Itoa(i % 7)
+		d.Weekdays = append(d.Weekdays, option{Value: wd, Label: weekdayName(l, time.Weekday(i%7)), Selected: p.Form["weekday"] == wd})
+	}
+	if id != "" {
+		w, err := s.cfg.Workshops.Get(c.Request.Context(), id)
+		if err != nil {
+			s.workshopError(c, err)
+			return false
+		}
+		// The next eight regular dates, to cancel or restore.
+		today := workshops.DateOf(time.Now().In(workshops.Berlin))
+		for dd := today; len(d.Upcoming) < 8 && dd.Before(today.AddDays(400)); dd = dd.AddDays(1) {
+			if !w.Scheduled(dd) {
+				continue
+			}
+			t := time.Date(dd.Year, dd.Month, dd.Day, w.Start.Hour, w.Start.Minute, 0, 0, workshops.Berlin)
+			u := upcomingDate{Date: dd.String(), Label: weekdayName(l, t.Weekday()) + ", " + dateText(l, t) + ", " + w.Start.String()}
+			if ex, ok := w.Exceptions[dd]; ok {
+				u.Cancelled, u.Moved = ex.Cancelled, !ex.Cancelled
+				if u.Moved {
+					mt := time.Date(ex.Date.Year, ex.Date.Month, ex.Date.Day, ex.Start.Hour, ex.Start.Minute, 0, 0, workshops.Berlin)
+					u.MovedTo = weekdayName(l, mt.Weekday()) + ", " + dateText(l, mt) + ", " + ex.Start.String()
+				}
+			}
+			d.Upcoming = append(d.Upcoming, u)
+		}
+	}
+	p.Data = d
+	return true
+}
+
+func formFromWorkshop(p *page, w workshops.Workshop) {
+	for _, lg := range workshops.Languages {
+		p.Form["title_"+lg] = w.Title[lg]
+		p.Form["description_"+lg] = w.Description[lg]
+	}
+	p.Form["topic"] = string(w.Topic)
+	p.Form["language"] = w.Language
+	p.Form["trainer_id"] = w.TrainerID
+	p.Form["weekday"] = strconv.Itoa(int(w.Weekday))
+	p.Form["start"] = w.Start.String()
+	p.Form["duration"] = strconv.Itoa(w.Duration)
+	p.Form["starts_on"] = w.StartsOn.String()
+	p.Form["until"] = w.Until.String()
+}
+
+func (s *Server) workshopNewPage(c *gin.Context) {
+	p := s.newPage(c, "WorkshopsNewTitle")
+	p.Form["language"], p.Form["weekday"] = "de", "1"
+	p.Form["duration"] = strconv.Itoa(workshops.DefaultDuration)
+	p.Form["starts_on"] = workshops.DateOf(time.Now().In(workshops.Berlin)).String()
+	if s.workshopForm(c, p, "") {
+		s.render(c, http.StatusOK, "workshop_edit", p)
+	}
+}
+
+func (s *Server) workshopEditPage(c *gin.Context) {
+	w, err := s.cfg.Workshops.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.workshopError(c, err)
+		return
+	}
+	p := s.newPage(c, "WorkshopsEditTitle")
+	formFromWorkshop(p, w)
+	if s.workshopForm(c, p, w.ID) {
+		s.render(c, http.StatusOK, "workshop_edit", p)
+	}
+}
+
+func (s *Server) workshopCreate(c *gin.Context) { s.workshopSubmit(c, "") }
+func (s *Server) workshopSave(c *gin.Context)   { s.workshopSubmit(c, c.Param("id")) }
+
+// workshopSubmit creates (id == "") or updates a workshop from the editor
+// form and shows the form again, with the entries kept, when something is
+// wrong.
+func (s *Server) workshopSubmit(c *gin.Context, id string) {
+	if !s.parseForm(c) {
+		return
+	}
+	titleID := "WorkshopsNewTitle"
+	if id != "" {
+		titleID = "WorkshopsEditTitle"
+	}
+	p := s.newPage(c, titleID)
+	req := workshopRequest{Title: map[string]string{}, Description: map[string]string{}}
+	for _, lg := range workshops.Languages {
+		// Descriptions may be longer than other fields; the body limit
+		// bounds them and the domain checks their length.
+		p.Form["title_"+lg] = c.PostForm("title_" + lg)
+		p.Form["description_"+lg] = c.PostForm("description_" + lg)
+		req.Title[lg], req.Description[lg] = p.Form["title_"+lg], p.Form["description_"+lg]
+	}
+	for _, f := range []string{"topic", "language", "trainer_id", "weekday", "start", "duration", "starts_on", "until"} {
+		p.Form[f] = formValue(c, f)
+	}
+	req.Topic, req.Language, req.TrainerID = p.Form["topic"], p.Form["language"], p.Form["trainer_id"]
+	req.Start, req.StartsOn, req.Until = p.Form["start"], p.Form["starts_on"], p.Form["until"]
+	if wd, err := strconv.Atoi(p.Form["weekday"]); err == nil {
+		req.Weekday = &wd
+	}
+	// Empty takes the default duration; anything unreadable is refused.
+	if v := strings.TrimSpace(p.Form["duration"]); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n == 0 {
+			n = -1
+		}
+		req.Duration = n
+	}
+	w, err := workshopFrom(req)
+	if err == nil && id == "" {
+		_, err = s.cfg.Workshops.Create(c.Request.Context(), w)
+	} else if err == nil {
+		w.ID = id
+		_, err = s.cfg.Workshops.Update(c.Request.Context(), w)
+	}
+	if err != nil {
+		status, pr := s.explainWorkshop(c, err)
+		if status >= 500 || status == http.StatusNotFound {
+			s.workshopError(c, err)
+			return
+		}
+		p.addProblem(pr)
+		if s.workshopForm(c, p, id) {
+			s.render(c, status, "workshop_edit", p)
+		}
+		return
+	}
+	s.flashAndRedirect(c, "FlashWorkshopSaved", "/manage/workshops")
+}
+
+func (s *Server) workshopDeletePage(c *gin.Context) {
+	if err := s.cfg.Workshops.Delete(c.Request.Context(), c.Param("id")); err != nil {
+		s.workshopError(c, err)
+		return
+	}
+	s.flashAndRedirect(c, "FlashWorkshopDeleted", "/manage/workshops")
+}
+
+func (s *Server) workshopDatePage(c *gin.Context) {
+	action := "cancel"
+	flash := "FlashWorkshopDateCancelled"
+	if strings.HasSuffix(c.FullPath(), "/restore") {
+		action, flash = "restore", "FlashWorkshopDateRestored"
+	}
+	w, err := s.changeDate(c.Request.Context(), c.Param("id"), c.Param("date"), action, nil)
+	if err != nil {
+		s.workshopError(c, err)
+		return
+	}
+	s.flashAndRedirect(c, flash, fmt.Sprintf("/manage/workshops/%s#dates", w.ID))
+}

@@ -1,0 +1,198 @@
+package workshops
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// calendarNames name the feed in each language (X-WR-CALNAME).
+var calendarNames = map[string]string{
+	"de": "portalo – Live-Workshops",
+	"en": "portalo – live workshops",
+	"tr": "portalo – Canlı atölyeler",
+	"ru": "portalo – онлайн-семинары",
+	"ar": "portalo – ورش عمل مباشرة",
+}
+
+// berlinTimezone describes Europe/Berlin with the EU rules in force since
+// 1996: summer time from the last Sunday of March, 02:00, to the last
+// Sunday of October, 03:00.
+var berlinTimezone = []string{
+	"BEGIN:VTIMEZONE",
+	"TZID:Europe/Berlin",
+	"X-LIC-LOCATION:Europe/Berlin",
+	"BEGIN:DAYLIGHT",
+	"TZOFFSETFROM:+0100",
+	"TZOFFSETTO:+0200",
+	"TZNAME:CEST",
+	"DTSTART:19700329T020000",
+	"RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+	"END:DAYLIGHT",
+	"BEGIN:STANDARD",
+	"TZOFFSETFROM:+0200",
+	"TZOFFSETTO:+0100",
+	"TZNAME:CET",
+	"DTSTART:19701025T030000",
+	"RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+	"END:STANDARD",
+	"END:VTIMEZONE",
+}
+
+var icsDays = [...]string{"SU", "MO", "TU", "WE", "TH", "FR", "SA"}
+
+const (
+	icsLocal = "20060102T150405"
+	icsUTC   = "20060102T150405Z"
+)
+
+// ICS returns the workshops as an iCalendar feed (RFC 5545): one weekly
+// recurring event per workshop in Europe/Berlin time, cancelled and moved
+// dates excluded from the rule, and each moved date as an event of its own
+// with the same UID and a RECURRENCE-ID. Texts are in lang where the
+// workshop has them. baseURL (without a trailing slash) is where the
+// schedule page lives. The output depends only on its inputs (DTSTAMP is
+// the workshop's last change), so it can be compared and cached.
+func ICS(workshops []Workshop, lang string, baseURL string) []byte {
+	ws := append([]Workshop(nil), workshops...)
+	sort.Slice(ws, func(i, j int) bool { return ws[i].ID < ws[j].ID })
+	name := calendarNames[lang]
+	if name == "" {
+		name = calendarNames["de"]
+	}
+	var b icsWriter
+	b.line("BEGIN:VCALENDAR")
+	b.line("VERSION:2.0")
+	b.line("PRODID:-//portalo//workshops//" + strings.ToUpper(cmp.Or(lang, "de")))
+	b.line("CALSCALE:GREGORIAN")
+	b.line("METHOD:PUBLISH")
+	b.line("X-WR-CALNAME:" + escapeText(name))
+	b.line("X-WR-TIMEZONE:Europe/Berlin")
+	for _, l := range berlinTimezone {
+		b.line(l)
+	}
+	url := strings.TrimRight(baseURL, "/") + "/workshops"
+	for _, w := range ws {
+		first := w.FirstDate()
+		if first.IsZero() {
+			continue
+		}
+		title, titleLang := w.TitleIn(lang)
+		desc, descLang := w.DescriptionIn(lang)
+		common := func(start time.Time, minutes int) {
+			b.line("DTSTART;TZID=Europe/Berlin:" + start.In(Berlin).Format(icsLocal))
+			b.line(fmt.Sprintf("DURATION:PT%dM", minutes))
+			b.line("SUMMARY;LANGUAGE=" + titleLang + ":" + escapeText(title))
+			if desc != "" {
+				b.line("DESCRIPTION;LANGUAGE=" + descLang + ":" + escapeText(desc))
+			}
+			b.line("CATEGORIES:" + escapeText(string(w.Topic)))
+			b.line("URL:" + url)
+		}
+		uid := "UID:" + escapeText(w.ID) + "@portalo"
+		stamp := "DTSTAMP:" + w.UpdatedAt.UTC().Format(icsUTC)
+
+		b.line("BEGIN:VEVENT")
+		b.line(uid)
+		b.line(stamp)
+		start, _ := startOn(first, w.Start, w.Duration)
+		common(start, w.Duration)
+		rule := "RRULE:FREQ=WEEKLY;BYDAY=" + icsDays[w.Weekday]
+		if !w.Until.IsZero() {
+			// With a TZID start, UNTIL must be in UTC (RFC 5545 3.3.10):
+			// the end of the last day in Berlin.
+			end := time.Date(w.Until.Year, w.Until.Month, w.Until.Day, 23, 59, 59, 0, Berlin)
+			rule += ";UNTIL=" + end.UTC().Format(icsUTC)
+		}
+		b.line(rule)
+		for _, d := range exceptionDates(w) {
+			t, _ := startOn(d, w.Start, w.Duration)
+			b.line("EXDATE;TZID=Europe/Berlin:" + t.Format(icsLocal))
+		}
+		b.line("END:VEVENT")
+
+		for _, d := range exceptionDates(w) {
+			ex := w.Exceptions[d]
+			if ex.Cancelled {
+				continue
+			}
+			orig, _ := startOn(d, w.Start, w.Duration)
+			moved, _ := startOn(ex.Date, ex.Start, ex.Duration)
+			b.line("BEGIN:VEVENT")
+			b.line(uid)
+			b.line(stamp)
+			b.line("RECURRENCE-ID;TZID=Europe/Berlin:" + orig.Format(icsLocal))
+			common(moved, ex.Duration)
+			b.line("END:VEVENT")
+		}
+	}
+	b.line("END:VCALENDAR")
+	return b.Bytes()
+}
+
+// exceptionDates returns the regular dates of w that are cancelled or
+// moved, sorted.
+func exceptionDates(w Workshop) []Date {
+	var out []Date
+	for d := range w.Exceptions {
+		if w.Scheduled(d) {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+// escapeText escapes a TEXT value (RFC 5545 3.3.11) and drops control
+// characters that iCalendar does not allow.
+func escapeText(s string) string {
+	var b strings.Builder
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == ';' || r == ',':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			// not allowed in a content line
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// maxLine is the longest a content line may be, in octets, without its
+// CRLF (RFC 5545 3.1).
+const maxLine = 75
+
+// icsWriter writes content lines folded at 75 octets, never inside a
+// UTF-8 sequence, each ended by CRLF.
+type icsWriter struct {
+	bytes.Buffer
+}
+
+func (w *icsWriter) line(s string) {
+	limit := maxLine
+	for len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		w.WriteString(s[:cut])
+		w.WriteString("\r\n ")
+		s = s[cut:]
+		// A continuation line starts with a space, which counts.
+		limit = maxLine - 1
+	}
+	w.WriteString(s)
+	w.WriteString("\r\n")
+}
