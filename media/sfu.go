@@ -1,0 +1,458 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Errors returned by the SFU.
+var (
+	ErrClosed         = errors.New("media: closed")
+	ErrDuplicatePeer  = errors.New("media: peer ID already in room")
+	ErrBadSignal      = errors.New("media: bad signal")
+	ErrNoDownOffer    = errors.New("media: no down offer to answer")
+	ErrNothingToOffer = errors.New("media: nothing to offer on down")
+)
+
+// Bandwidth estimation settings (bit/s) for the down connections.
+const (
+	bweInitial = 1_000_000
+	bweMin     = 50_000
+	bweMax     = 8_000_000
+	// nackHistory is the number of packets per down stream the NACK
+	// responder keeps (a power of two). It bounds per-receiver memory:
+	// 128 × ~1.2 kB ≈ 150 kB per video stream, about 0.8 s at 1.5 Mbit/s.
+	nackHistory = 128
+	// tickInterval drives layer selection, bitrate measurement and the
+	// speaking timeout.
+	tickInterval = 250 * time.Millisecond
+)
+
+// SFU is a selective forwarding unit: rooms of peers, each publishing on
+// its "up" PeerConnection and receiving on its "down" one.
+type SFU struct {
+	cfg    Config
+	log    *slog.Logger
+	upAPI  *webrtc.API
+	dnAPI  *webrtc.API
+	udp    net.PacketConn
+	tcp    net.Listener
+	udpMux ice.UDPMux
+	tcpMux ice.TCPMux
+
+	// ccMu serialises the creation of down PeerConnections so that the
+	// bandwidth estimator the cc interceptor creates can be matched to it.
+	ccMu       sync.Mutex
+	pendingBWE cc.BandwidthEstimator
+
+	mu     sync.Mutex
+	rooms  map[string]*room
+	closed bool
+
+	done chan struct{}
+	wg   sync.WaitGroup // every goroutine the SFU starts
+}
+
+// New creates an SFU and opens its media ports.
+func New(cfg Config) (*SFU, error) {
+	s := &SFU{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		rooms: map[string]*room{},
+		done:  make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	listenIP := cfg.ListenIP
+	if cfg.LoopbackOnly {
+		listenIP = "127.0.0.1"
+	}
+	udpNet, tcpNet := "udp", "tcp"
+	if cfg.LoopbackOnly {
+		udpNet, tcpNet = "udp4", "tcp4"
+	}
+	var err error
+	s.udp, err = net.ListenPacket(udpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.UDPPort)))
+	if err != nil {
+		return nil, fmt.Errorf("media: UDP port: %w", err)
+	}
+	s.udpMux = webrtc.NewICEUDPMux(nil, s.udp)
+	if cfg.TCPPort != -1 {
+		s.tcp, err = net.Listen(tcpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.TCPPort)))
+		if err != nil {
+			_ = s.udpMux.Close()
+			_ = s.udp.Close()
+			return nil, fmt.Errorf("media: TCP port: %w", err)
+		}
+		s.tcpMux = webrtc.NewICETCPMux(nil, s.tcp, 32)
+	}
+	se := s.settingEngine()
+	if s.upAPI, err = s.newAPI(se, false); err == nil {
+		s.dnAPI, err = s.newAPI(se, true)
+	}
+	if err != nil {
+		s.closePorts()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.tickLoop()
+	return s, nil
+}
+
+// UDPAddr is the address of the media UDP port.
+func (s *SFU) UDPAddr() net.Addr { return s.udp.LocalAddr() }
+
+// TCPAddr is the address of the ICE-TCP port, nil when disabled.
+func (s *SFU) TCPAddr() net.Addr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
+
+func (s *SFU) settingEngine() webrtc.SettingEngine {
+	var se webrtc.SettingEngine
+	se.SetICEUDPMux(s.udpMux)
+	nets := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if s.cfg.LoopbackOnly {
+		nets = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
+	if s.tcpMux != nil {
+		se.SetICETCPMux(s.tcpMux)
+		nets = append(nets, webrtc.NetworkTypeTCP4)
+		if !s.cfg.LoopbackOnly {
+			nets = append(nets, webrtc.NetworkTypeTCP6)
+		}
+	}
+	se.SetNetworkTypes(nets)
+	if len(s.cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(s.cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	if s.cfg.LoopbackOnly {
+		applyLoopback(&se)
+	}
+	se.SetSRTPProtectionProfiles(
+		dtls.SRTP_AEAD_AES_128_GCM,
+		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
+	)
+	// The SFU never originates data channels; it has no use for mDNS.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return se
+}
+
+// applyLoopback restricts a SettingEngine to 127.0.0.1 (tests, benchmarks).
+func applyLoopback(se *webrtc.SettingEngine) {
+	loop := net.IPv4(127, 0, 0, 1)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(loop) })
+	se.SetRemoteIPFilter(func(ip net.IP) bool { return ip.Equal(loop) })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+}
+
+// registerCodecs registers the codecs and header extensions both
+// directions use.
+func registerCodecs(m *webrtc.MediaEngine, down bool) error {
+	videoFB := []webrtc.RTCPFeedback{
+		{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
+		{Type: webrtc.TypeRTCPFBTransportCC},
+	}
+	if down {
+		videoFB = append(videoFB, webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB})
+	}
+	audioFB := []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
+	codecs := []struct {
+		p    webrtc.RTPCodecParameters
+		kind webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: audioFB,
+		}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB,
+		}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFB,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+		}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFB,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+		}, PayloadType: 104}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFB,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f",
+		}, PayloadType: 106}, webrtc.RTPCodecTypeVideo},
+	}
+	for _, c := range codecs {
+		if err := m.RegisterCodec(c.p, c.kind); err != nil {
+			return err
+		}
+	}
+	exts := []struct {
+		uri   string
+		kinds []webrtc.RTPCodecType
+	}{
+		{sdp.SDESMidURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
+		{sdp.TransportCCURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
+	}
+	if !down {
+		exts = append(exts,
+			struct {
+				uri   string
+				kinds []webrtc.RTPCodecType
+			}{sdp.AudioLevelURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio}},
+			struct {
+				uri   string
+				kinds []webrtc.RTPCodecType
+			}{sdp.SDESRTPStreamIDURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+			struct {
+				uri   string
+				kinds []webrtc.RTPCodecType
+			}{sdp.SDESRepairRTPStreamIDURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		)
+	}
+	for _, e := range exts {
+		for _, k := range e.kinds {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// newAPI builds the API of one direction. Up: NACK generator, receiver
+// reports, TWCC feedback. Down: NACK responder (small history), sender
+// reports, TWCC sequence numbers and a GCC bandwidth estimator without
+// pacer (its estimate drives the simulcast layer choice).
+func (s *SFU) newAPI(se webrtc.SettingEngine, down bool) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m, down); err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if down {
+		ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+			return gcc.NewSendSideBWE(
+				gcc.SendSideBWEInitialBitrate(bweInitial),
+				gcc.SendSideBWEMinBitrate(bweMin),
+				gcc.SendSideBWEMaxBitrate(bweMax),
+				gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+			)
+		})
+		if err != nil {
+			return nil, err
+		}
+		ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { s.pendingBWE = e })
+		reg.Add(ccf)
+		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+			return nil, err
+		}
+		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(nackHistory))
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(resp)
+		if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+			return nil, err
+		}
+	} else {
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(gen)
+		if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+			return nil, err
+		}
+		if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+			return nil, err
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg),
+		webrtc.WithSettingEngine(se)), nil
+}
+
+// newDownPC creates a down PeerConnection and returns its estimator.
+func (s *SFU) newDownPC() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
+	s.ccMu.Lock()
+	defer s.ccMu.Unlock()
+	s.pendingBWE = nil
+	pc, err := s.dnAPI.NewPeerConnection(webrtc.Configuration{})
+	bwe := s.pendingBWE
+	s.pendingBWE = nil
+	return pc, bwe, err
+}
+
+// Join adds a peer to a room, creating the room if needed.
+//
+// The new peer receives the tracks already published in the room: its
+// first down offer may be emitted (Events.Signal) before Join returns.
+func (s *SFU) Join(roomID string, pc PeerConfig, ev Events) (*Peer, error) {
+	p, err := s.join(roomID, pc, ev)
+	if err != nil {
+		return nil, err
+	}
+	p.attachExisting()
+	return p, nil
+}
+
+func (s *SFU) join(roomID string, pc PeerConfig, ev Events) (*Peer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	r := s.rooms[roomID]
+	if r == nil {
+		r = &room{id: roomID, sfu: s, peers: map[string]*Peer{}}
+		s.rooms[roomID] = r
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.peers[pc.ID]; dup {
+		return nil, ErrDuplicatePeer
+	}
+	p := newPeer(s, r, pc, ev)
+	r.peers[pc.ID] = p
+	return p, nil
+}
+
+// removePeer drops p from its room and the room when it is empty.
+func (s *SFU) removePeer(p *Peer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := p.room
+	r.mu.Lock()
+	if r.peers[p.id] == p {
+		delete(r.peers, p.id)
+	}
+	empty := len(r.peers) == 0
+	r.mu.Unlock()
+	if empty && s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+	}
+}
+
+// Close closes every peer and the media ports and waits for every
+// goroutine of the SFU to stop.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var peers []*Peer
+	for _, r := range s.rooms {
+		r.mu.Lock()
+		for _, p := range r.peers {
+			peers = append(peers, p)
+		}
+		r.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, p := range peers {
+		p.Close()
+	}
+	close(s.done)
+	s.wg.Wait()
+	s.closePorts()
+	return nil
+}
+
+func (s *SFU) closePorts() {
+	if s.tcpMux != nil {
+		_ = s.tcpMux.Close()
+	}
+	if s.tcp != nil {
+		_ = s.tcp.Close()
+	}
+	if s.udpMux != nil {
+		_ = s.udpMux.Close()
+	}
+	if s.udp != nil {
+		_ = s.udp.Close()
+	}
+}
+
+// go starts a goroutine owned by the SFU (waited for by Close).
+func (s *SFU) goOwned(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// tickLoop periodically measures layer bitrates, chooses layers and times
+// out speaking states.
+func (s *SFU) tickLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(tickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			rooms := make([]*room, 0, len(s.rooms))
+			for _, r := range s.rooms {
+				rooms = append(rooms, r)
+			}
+			s.mu.Unlock()
+			for _, r := range rooms {
+				r.tick(now)
+			}
+		}
+	}
+}
+
+// ReceiverStats describes one forwarded track as one receiver gets it.
+type ReceiverStats struct {
+	PeerID  string // the receiver
+	TrackID string // the published track (opaque)
+	Kind    string // "audio" or "video"
+	Layer   string // RID of the layer being forwarded ("" if none or not simulcast)
+	Target  string // RID of the layer wanted
+	// Estimate is the receiver's bandwidth estimate (bit/s).
+	Estimate int
+}
+
+// RoomStats is a snapshot of a room.
+type RoomStats struct {
+	Peers            int
+	Tracks           int // published tracks being forwarded
+	PacketsForwarded uint64
+	PacketsDropped   uint64 // dropped because a receiver's queue was full
+	Receivers        []ReceiverStats
+}
+
+// Stats returns a snapshot of a room (zero if it does not exist).
+func (s *SFU) Stats(roomID string) RoomStats {
+	s.mu.Lock()
+	r := s.rooms[roomID]
+	s.mu.Unlock()
+	if r == nil {
+		return RoomStats{}
+	}
+	return r.stats()
+}

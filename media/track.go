@@ -1,0 +1,583 @@
+package media
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Keyframe requests to a publisher are at least this far apart per layer.
+const pliInterval = 300 * time.Millisecond
+
+// queueLen is the capacity of a receiver's send queue (packets, all its
+// tracks together): about one second of a 1.5 Mbit/s stream plus audio.
+const queueLen = 256
+
+// pubTrack is one track a peer publishes: audio, or a video with one
+// layer per simulcast encoding (one layer with RID "" without simulcast).
+// All layers of one video share the RTPReceiver of their m-line.
+type pubTrack struct {
+	id       string // opaque, shown to receivers as the track ID
+	owner    *Peer
+	kind     webrtc.RTPCodecType
+	codec    webrtc.RTPCodecCapability
+	levelExt uint8    // audio level header extension ID on up, 0 if none
+	rids     []string // simulcast RIDs announced in the up SDP
+
+	active atomic.Bool // forwarded (the owner has the right)
+
+	mu      sync.Mutex
+	layers  []*layer // in arrival order
+	running int      // layers whose reader still runs
+	subs    map[*Peer]*downTrack
+	subList atomic.Pointer[[]*downTrack] // copy of subs for the packet path
+}
+
+// layer is one RTP stream of a published track.
+type layer struct {
+	pub   *pubTrack
+	rid   string
+	track *webrtc.TrackRemote
+
+	bytes     atomic.Uint64
+	lastPkt   atomic.Int64 // unix ns of the last packet
+	lastPLI   atomic.Int64 // unix ns of the last keyframe request
+	bitrate   atomic.Int64 // smoothed bit/s, updated by the tick
+	prevBytes uint64       // tick only
+	prevAt    time.Time    // tick only
+}
+
+func (t *pubTrack) setSubs() {
+	l := make([]*downTrack, 0, len(t.subs))
+	for _, dt := range t.subs {
+		l = append(l, dt)
+	}
+	t.subList.Store(&l)
+}
+
+func (t *pubTrack) addSub(dt *downTrack) {
+	t.mu.Lock()
+	t.subs[dt.recv] = dt
+	t.setSubs()
+	t.mu.Unlock()
+}
+
+func (t *pubTrack) removeSub(dt *downTrack) {
+	t.mu.Lock()
+	if t.subs[dt.recv] == dt {
+		delete(t.subs, dt.recv)
+		t.setSubs()
+	}
+	t.mu.Unlock()
+}
+
+func (t *pubTrack) subscribers() []*downTrack {
+	if l := t.subList.Load(); l != nil {
+		return *l
+	}
+	return nil
+}
+
+func (t *pubTrack) layerList() []*layer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.layers)
+}
+
+// orderedLayers returns the layers from lowest to highest quality: by the
+// usual RID names (q/h/f, l/m/h, 0/1/2) when they are used, else by
+// measured bitrate.
+func orderedLayers(ls []*layer) []*layer {
+	ls = slices.Clone(ls)
+	if len(ls) < 2 {
+		return ls
+	}
+	if ls[0].pub.kind != webrtc.RTPCodecTypeVideo {
+		return ls
+	}
+	rank := ridRanks(ls)
+	sort.SliceStable(ls, func(i, j int) bool {
+		if rank != nil {
+			return rank[ls[i].rid] < rank[ls[j].rid]
+		}
+		return ls[i].bitrate.Load() < ls[j].bitrate.Load()
+	})
+	return ls
+}
+
+func ridRanks(ls []*layer) map[string]int {
+	has := map[string]bool{}
+	for _, l := range ls {
+		has[l.rid] = true
+	}
+	for _, r := range ls[0].pub.rids {
+		has[r] = true
+	}
+	var rank map[string]int
+	switch {
+	case has["q"] || has["f"]:
+		rank = map[string]int{"q": 0, "h": 1, "f": 2}
+	case has["l"] || has["m"]:
+		rank = map[string]int{"l": 0, "m": 1, "h": 2}
+	default:
+		rank = map[string]int{}
+		for _, l := range ls {
+			n, err := strconv.Atoi(l.rid)
+			if err != nil {
+				return nil
+			}
+			rank[l.rid] = n
+		}
+	}
+	for _, l := range ls {
+		if _, ok := rank[l.rid]; !ok {
+			return nil
+		}
+	}
+	return rank
+}
+
+// requestKeyframe asks the publisher for a keyframe on l (throttled).
+func (l *layer) requestKeyframe() {
+	if l == nil || l.pub.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := l.lastPLI.Load()
+	if now-last < int64(pliInterval) || !l.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	l.pub.owner.writeUpRTCP(&rtcp.PictureLossIndication{MediaSSRC: uint32(l.track.SSRC())})
+}
+
+// measure updates the smoothed bitrate of l.
+func (l *layer) measure(now time.Time) {
+	b := l.bytes.Load()
+	if !l.prevAt.IsZero() {
+		dt := now.Sub(l.prevAt).Seconds()
+		if dt > 0 {
+			inst := float64(b-l.prevBytes) * 8 / dt
+			old := float64(l.bitrate.Load())
+			if old == 0 {
+				old = inst
+			}
+			l.bitrate.Store(int64(0.7*old + 0.3*inst))
+		}
+	}
+	if now.UnixNano()-l.lastPkt.Load() > int64(2*time.Second) {
+		l.bitrate.Store(0)
+	}
+	l.prevBytes, l.prevAt = b, now
+}
+
+func (l *layer) alive(now time.Time) bool {
+	return now.UnixNano()-l.lastPkt.Load() < int64(time.Second)
+}
+
+// readLoop reads one published RTP stream until it ends and hands every
+// packet to the receivers that want it. The packet is shared, never
+// modified after this point.
+func (l *layer) readLoop() {
+	t := l.pub
+	defer t.owner.layerEnded(t)
+	scratch := make([]byte, 1500)
+	video := t.kind == webrtc.RTPCodecTypeVideo
+	for {
+		n, _, err := l.track.Read(scratch)
+		if err != nil {
+			return
+		}
+		data := make([]byte, n)
+		copy(data, scratch[:n])
+		pkt := &rtp.Packet{}
+		if pkt.Unmarshal(data) != nil {
+			continue
+		}
+		now := time.Now()
+		l.bytes.Add(uint64(n))
+		l.lastPkt.Store(now.UnixNano())
+		if !t.active.Load() {
+			continue
+		}
+		kf := false
+		if video {
+			kf = isKeyframe(t.codec.MimeType, pkt.Payload)
+		} else if t.levelExt != 0 {
+			if ext := pkt.GetExtension(t.levelExt); len(ext) > 0 {
+				t.owner.speech.observe(now, ext[0]&0x7f)
+			}
+		}
+		for _, dt := range t.subscribers() {
+			dt.push(l, pkt, kf, now)
+		}
+	}
+}
+
+// downTrack is one published track as one receiver gets it.
+type downTrack struct {
+	pub    *pubTrack
+	recv   *Peer
+	track  *webrtc.TrackLocalStaticRTP
+	sender *webrtc.RTPSender
+
+	bound atomic.Bool // the track is bound to the down transport
+
+	mu         sync.Mutex
+	removed    bool
+	cur        *layer // layer being forwarded, nil until the first keyframe
+	target     *layer // layer wanted
+	started    bool
+	seqOff     uint16
+	tsOff      uint32
+	lastSeq    uint16
+	lastTS     uint32
+	lastAt     time.Time
+	created    time.Time
+	waitSince  time.Time // when the current wait for a keyframe began
+	switchedAt time.Time // when forwarding started or last changed layer
+}
+
+// upHoldoff is the minimum time on a layer before going up.
+const upHoldoff = time.Second
+
+// outPkt is a packet queued for a receiver: the shared packet and the
+// rewritten sequence number and timestamp.
+type outPkt struct {
+	pkt *rtp.Packet
+	dt  *downTrack
+	seq uint16
+	ts  uint32
+}
+
+// boundTrack tells its downTrack when it is bound to a transport, so
+// that forwarding starts with a keyframe the receiver actually gets.
+type boundTrack struct {
+	*webrtc.TrackLocalStaticRTP
+	dt *downTrack
+}
+
+func (b boundTrack) Bind(c webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	p, err := b.TrackLocalStaticRTP.Bind(c)
+	if err == nil {
+		b.dt.bound.Store(true)
+		b.dt.restart()
+	}
+	return p, err
+}
+
+func (b boundTrack) Unbind(c webrtc.TrackLocalContext) error {
+	b.dt.bound.Store(false)
+	return b.TrackLocalStaticRTP.Unbind(c)
+}
+
+// ready reports whether packets written now reach the receiver.
+func (dt *downTrack) ready() bool {
+	return dt.bound.Load() && dt.recv.downConnected.Load()
+}
+
+// restart makes the track wait for a keyframe of its target layer again
+// (after binding or connecting) and asks for one.
+func (dt *downTrack) restart() {
+	if dt.pub.kind != webrtc.RTPCodecTypeVideo || !dt.ready() {
+		return
+	}
+	dt.mu.Lock()
+	if dt.cur == nil {
+		dt.waitSince = time.Now()
+	}
+	t := dt.target
+	dt.mu.Unlock()
+	if t != nil {
+		t.lastPLI.Store(0) // a new receiver gets its keyframe at once
+		t.requestKeyframe()
+	}
+}
+
+// push decides whether packet pkt of layer l goes to this receiver and
+// queues it with rewritten sequence number and timestamp. Called from
+// the reader goroutines of the layers of dt.pub.
+func (dt *downTrack) push(l *layer, pkt *rtp.Packet, keyframe bool, now time.Time) {
+	if !dt.ready() {
+		return
+	}
+	dt.mu.Lock()
+	if dt.removed {
+		dt.mu.Unlock()
+		return
+	}
+	if dt.cur != l {
+		if l != dt.target || (!keyframe && dt.pub.kind == webrtc.RTPCodecTypeVideo) {
+			dt.mu.Unlock()
+			return
+		}
+		// Switch (or start) at a keyframe of the target layer; the
+		// receiver sees one continuous stream.
+		if dt.started {
+			dt.seqOff = dt.lastSeq + 1 - pkt.SequenceNumber
+			ticks := uint32(now.Sub(dt.lastAt).Seconds() * float64(dt.pub.codec.ClockRate))
+			if ticks == 0 {
+				ticks = 1
+			}
+			dt.tsOff = dt.lastTS + ticks - pkt.Timestamp
+		}
+		dt.cur = l
+		dt.switchedAt = now
+	}
+	seq := pkt.SequenceNumber + dt.seqOff
+	ts := pkt.Timestamp + dt.tsOff
+	if !dt.started || int16(seq-dt.lastSeq) > 0 {
+		dt.lastSeq, dt.lastTS, dt.lastAt = seq, ts, now
+	}
+	dt.started = true
+	dt.mu.Unlock()
+
+	select {
+	case dt.recv.queue <- outPkt{pkt: pkt, dt: dt, seq: seq, ts: ts}:
+		dt.recv.room.forwarded.Add(1)
+	default:
+		dt.recv.room.dropped.Add(1)
+	}
+}
+
+// write sends one queued packet (receiver's writer goroutine only).
+func (dt *downTrack) write(o outPkt) {
+	h := o.pkt.Header
+	h.SequenceNumber = o.seq
+	h.Timestamp = o.ts
+	// The publisher's header extensions use the up connection's IDs;
+	// the down connection's interceptors add their own.
+	h.Extension = false
+	h.Extensions = nil
+	h.ExtensionProfile = 0
+	_ = dt.track.WriteRTP(&rtp.Packet{Header: h, Payload: o.pkt.Payload})
+}
+
+// setTarget sets the wanted layer and asks for its keyframe if it
+// changed.
+func (dt *downTrack) setTarget(l *layer) {
+	dt.mu.Lock()
+	changed := dt.target != l
+	dt.target = l
+	if changed && dt.cur != l {
+		dt.waitSince = time.Now()
+	}
+	dt.mu.Unlock()
+	if changed && dt.ready() {
+		l.requestKeyframe()
+	}
+}
+
+// state returns the current and target layers.
+func (dt *downTrack) state() (cur, target *layer) {
+	dt.mu.Lock()
+	defer dt.mu.Unlock()
+	return dt.cur, dt.target
+}
+
+// chooseLayer picks the target layer for a share of the receiver's
+// bandwidth (bit/s): the highest live layer whose bitrate fits, with a
+// 20 % margin to go up; the lowest one when none fits.
+func (dt *downTrack) chooseLayer(share int64, now time.Time) {
+	ls := orderedLayers(dt.pub.layerList())
+	live := ls[:0:0]
+	for _, l := range ls {
+		if l.alive(now) {
+			live = append(live, l)
+		}
+	}
+	if len(live) == 0 {
+		if len(ls) == 0 {
+			return
+		}
+		live = ls[:1]
+	}
+	cur, target := dt.state()
+	curIdx := slices.Index(live, cur)
+	best := live[0]
+	for i, l := range live {
+		need := l.bitrate.Load()
+		if i > curIdx {
+			need = need * 6 / 5
+		}
+		if need <= share {
+			best = l
+		}
+	}
+	// Go up one layer at a time, and only once the stream has run for
+	// upHoldoff since the start or the last switch (the estimate needs
+	// feedback first); go down at once.
+	if bi := slices.Index(live, best); curIdx >= 0 && bi > curIdx {
+		dt.mu.Lock()
+		settled := !dt.switchedAt.IsZero() && now.Sub(dt.switchedAt) >= upHoldoff
+		dt.mu.Unlock()
+		if !settled {
+			best = cur
+		} else {
+			best = live[curIdx+1]
+		}
+	} else if curIdx < 0 {
+		// Not started: start on the lowest layer; wait a little for it
+		// if the publisher's other layers came first.
+		if low := dt.pub.lowestExpected(ls); low != nil {
+			best = low
+		} else if now.Sub(dt.created) < time.Second {
+			return
+		}
+	}
+	if best != target {
+		dt.setTarget(best)
+	}
+	// Waiting too long for a keyframe: ask again.
+	dt.mu.Lock()
+	waiting := dt.cur != dt.target && !dt.waitSince.IsZero() && now.Sub(dt.waitSince) > time.Second
+	if waiting {
+		dt.waitSince = now
+	}
+	dt.mu.Unlock()
+	if waiting && dt.ready() {
+		best.requestKeyframe()
+	}
+}
+
+// rtcpLoop reads the RTCP a receiver sends about this track (the
+// interceptors only run while someone reads) and handles keyframe
+// requests and REMB.
+func (dt *downTrack) rtcpLoop() {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := dt.sender.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				cur, target := dt.state()
+				if cur == nil {
+					cur = target
+				}
+				cur.requestKeyframe()
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				dt.recv.remb.Store(int64(p.Bitrate))
+				dt.recv.rembAt.Store(time.Now().UnixNano())
+			}
+		}
+	}
+}
+
+func mimeIs(a, b string) bool { return strings.EqualFold(a, b) }
+
+// isKeyframe reports whether an RTP payload starts a keyframe.
+func isKeyframe(mime string, payload []byte) bool {
+	switch {
+	case mimeIs(mime, webrtc.MimeTypeVP8):
+		return vp8Keyframe(payload)
+	case mimeIs(mime, webrtc.MimeTypeH264):
+		return h264Keyframe(payload)
+	}
+	return false
+}
+
+// vp8Keyframe parses the VP8 payload descriptor (RFC 7741): a keyframe
+// starts in the first packet of partition 0 with the P bit clear.
+func vp8Keyframe(b []byte) bool {
+	if len(b) < 1 {
+		return false
+	}
+	x, s, pid := b[0]&0x80 != 0, b[0]&0x10 != 0, b[0]&0x07
+	if !s || pid != 0 {
+		return false
+	}
+	i := 1
+	if x {
+		if len(b) < 2 {
+			return false
+		}
+		ext := b[1]
+		i = 2
+		if ext&0x80 != 0 { // I: picture ID
+			if len(b) <= i {
+				return false
+			}
+			if b[i]&0x80 != 0 {
+				i += 2
+			} else {
+				i++
+			}
+		}
+		if ext&0x40 != 0 { // L: TL0PICIDX
+			i++
+		}
+		if ext&0x30 != 0 { // T or K
+			i++
+		}
+	}
+	if len(b) <= i {
+		return false
+	}
+	return b[i]&0x01 == 0
+}
+
+// h264Keyframe reports an IDR slice or SPS at the start of the payload
+// (single NAL, STAP-A, or the first fragment of FU-A).
+func h264Keyframe(b []byte) bool {
+	if len(b) < 1 {
+		return false
+	}
+	isKey := func(t byte) bool { return t == 5 || t == 7 }
+	switch t := b[0] & 0x1f; t {
+	case 24: // STAP-A
+		for i := 1; i+2 < len(b); {
+			size := int(b[i])<<8 | int(b[i+1])
+			if i+2 < len(b) && isKey(b[i+2]&0x1f) {
+				return true
+			}
+			i += 2 + size
+		}
+		return false
+	case 28: // FU-A
+		return len(b) > 1 && b[1]&0x80 != 0 && isKey(b[1]&0x1f)
+	default:
+		return isKey(t)
+	}
+}
+
+// lowestExpected returns the layer of the lowest simulcast RID announced
+// by the publisher (from the ordered layers ls), nil if it has not
+// arrived yet or the RIDs cannot be ranked.
+func (t *pubTrack) lowestExpected(ls []*layer) *layer {
+	if len(ls) == 0 {
+		return nil
+	}
+	if len(t.rids) <= 1 {
+		return ls[0]
+	}
+	rank := ridRanks(ls)
+	if rank == nil {
+		return nil
+	}
+	lowRID := ""
+	for _, r := range t.rids {
+		if _, ok := rank[r]; ok && (lowRID == "" || rank[r] < rank[lowRID]) {
+			lowRID = r
+		}
+	}
+	for _, l := range ls {
+		if l.rid == lowRID {
+			return l
+		}
+	}
+	return nil
+}
