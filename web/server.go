@@ -97,6 +97,10 @@ type Config struct {
 	// Workshops serves the workshop schedule and its editor; nil leaves
 	// those routes out.
 	Workshops Workshops
+	// Rooms runs the live rooms and RoomSchedule says when they are open;
+	// with either nil the room routes are left out.
+	Rooms        Rooms
+	RoomSchedule RoomSchedule
 }
 
 // Server is portalo's HTTP handler.
@@ -154,7 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
-var pageNames = []string{"home", "register", "login", "account", "admin", "error", "schedule", "workshop_list", "workshop_edit"}
+var pageNames = []string{"home", "register", "login", "account", "admin", "error", "schedule", "workshop_list", "workshop_edit", "room"}
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
@@ -243,6 +247,9 @@ func (s *Server) routes() error {
 	apiAdmin.POST("/accounts/:id/approve", s.apiApprove)
 	apiAdmin.PUT("/accounts/:id/roles", s.apiSetRoles)
 
+	if s.cfg.Rooms != nil && s.cfg.RoomSchedule != nil {
+		s.roomRoutes(e)
+	}
 	if s.cfg.Workshops != nil {
 		s.workshopRoutes(e)
 	}

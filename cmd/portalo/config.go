@@ -32,6 +32,10 @@ type config struct {
 	SessionIdle     time.Duration
 	SessionMaxAge   time.Duration
 	ShutdownTimeout time.Duration
+	MediaUDPPort    int
+	MediaTCPPort    int
+	MediaListenIP   string
+	MediaPublicIPs  []string
 }
 
 // setting describes one configuration value.
@@ -72,6 +76,16 @@ func (c *config) settings() []setting {
 				return fmt.Errorf("%q is not a positive duration such as 90s, 15m or 336h", v)
 			}
 			*p = d
+			return nil
+		}
+	}
+	port := func(p *int, allowOff bool) func(string) error {
+		return func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n > 65535 || n < 0 && !(allowOff && n == -1) {
+				return fmt.Errorf("%q is not a port number (0-65535)", v)
+			}
+			*p = n
 			return nil
 		}
 	}
@@ -119,6 +133,28 @@ func (c *config) settings() []setting {
 		}},
 		{"session-idle", "PORTALO_SESSION_IDLE", "336h", "a session ends after this long without use", duration(&c.SessionIdle)},
 		{"session-max-age", "PORTALO_SESSION_MAX_AGE", "1440h", "a session ends this long after login", duration(&c.SessionMaxAge)},
+		{"media-udp-port", "PORTALO_MEDIA_UDP_PORT", "50000", "the one UDP port for all live-workshop media (0 picks a free one)", port(&c.MediaUDPPort, false)},
+		{"media-tcp-port", "PORTALO_MEDIA_TCP_PORT", "50000", "ICE-TCP fallback port for networks that block UDP (0 picks a free one, -1 turns it off)", port(&c.MediaTCPPort, true)},
+		{"media-listen-ip", "PORTALO_MEDIA_LISTEN_IP", "", "address the media ports bind to (empty: all)", func(v string) error {
+			if v != "" && net.ParseIP(v) == nil {
+				return fmt.Errorf("%q is not an IP address", v)
+			}
+			c.MediaListenIP = v
+			return nil
+		}},
+		{"media-public-ip", "PORTALO_MEDIA_PUBLIC_IP", "", "public IP addresses (comma-separated) to announce for media behind 1:1 NAT", func(v string) error {
+			c.MediaPublicIPs = nil
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p == "" {
+					continue
+				}
+				if net.ParseIP(p) == nil {
+					return fmt.Errorf("%q is not an IP address", p)
+				}
+				c.MediaPublicIPs = append(c.MediaPublicIPs, p)
+			}
+			return nil
+		}},
 		{"shutdown-timeout", "PORTALO_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on shutdown", duration(&c.ShutdownTimeout)},
 	}
 }

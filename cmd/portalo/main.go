@@ -30,6 +30,8 @@ import (
 	"golang.org/x/term"
 
 	"portalo/accounts"
+	"portalo/media"
+	"portalo/signaling"
 	"portalo/store/blob"
 	"portalo/store/blob/dirblob"
 	"portalo/store/blob/s3blob"
@@ -193,6 +195,26 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		}
 		return a.Has(accounts.RoleTrainer), err
 	}})
+	sfu, err := media.New(media.Config{
+		UDPPort: cfg.MediaUDPPort, TCPPort: cfg.MediaTCPPort,
+		ListenIP: cfg.MediaListenIP, PublicIPs: cfg.MediaPublicIPs,
+		Logger: log.With("component", "sfu"),
+	})
+	if err != nil {
+		return fmt.Errorf("starting the media server (PORTALO_MEDIA_UDP_PORT, PORTALO_MEDIA_TCP_PORT): %w", err)
+	}
+	defer sfu.Close()
+	hub := signaling.NewHub(signaling.Config{
+		Media:  sfuMedia{sfu},
+		Logger: log.With("component", "signaling"),
+		OnEnd: func(roomID string) {
+			// The moderator ended the room: the schedule shows it closed.
+			workshopID, _, _ := strings.Cut(roomID, "@")
+			if _, err := ws.EndRoom(context.WithoutCancel(ctx), workshopID, time.Now()); err != nil {
+				log.Warn("marking a room ended", "err", err)
+			}
+		},
+	})
 	reg := prometheus.NewRegistry()
 	srv, err := web.New(web.Config{
 		Accounts: acct,
@@ -207,6 +229,8 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		TrustedProxies: cfg.TrustedProxies,
 		SessionMaxAge:  cfg.SessionMaxAge,
 		Workshops:      ws,
+		Rooms:          hub,
+		RoomSchedule:   ws,
 	})
 	if err != nil {
 		return err
@@ -253,6 +277,11 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown did not finish in time", "err", err)
+	}
+	// Live rooms' WebSockets are hijacked connections Shutdown does not
+	// wait for: close them (clients reconnect to another node or later).
+	if err := hub.Close(sctx); err != nil {
+		log.Warn("closing live rooms did not finish in time", "err", err)
 	}
 	<-errc
 	log.Info("portalo stopped")
@@ -352,4 +381,15 @@ func (h redactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	nr := slog.NewRecord(r.Time, r.Level, addrPattern.ReplaceAllString(r.Message, "[address]"), r.PC)
 	r.Attrs(func(a slog.Attr) bool { nr.AddAttrs(a); return true })
 	return h.Handler.Handle(ctx, nr)
+}
+
+// sfuMedia lets signaling drive the SFU.
+type sfuMedia struct{ sfu *media.SFU }
+
+func (m sfuMedia) Join(roomID string, pc media.PeerConfig, ev media.Events) (signaling.MediaPeer, error) {
+	p, err := m.sfu.Join(roomID, pc, ev)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }

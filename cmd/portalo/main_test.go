@@ -151,7 +151,7 @@ func (p *portal) shutdown(t *testing.T) {
 }
 
 func backendVars(t *testing.T, name string) map[string]string {
-	vars := map[string]string{"PORTALO_DATA_DIR": t.TempDir()}
+	vars := map[string]string{"PORTALO_DATA_DIR": t.TempDir(), "PORTALO_MEDIA_UDP_PORT": "0", "PORTALO_MEDIA_TCP_PORT": "0", "PORTALO_MEDIA_LISTEN_IP": "127.0.0.1"}
 	if name == "servers" {
 		s3 := testenv.MinIO(t)
 		vars["PORTALO_REDIS_URL"] = testenv.RedisURL(t)
@@ -239,7 +239,7 @@ func TestGracefulShutdown(t *testing.T) {
 func TestAdminCreate(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
-	vars := map[string]string{"PORTALO_DATA_DIR": dir}
+	vars := map[string]string{"PORTALO_DATA_DIR": dir, "PORTALO_MEDIA_UDP_PORT": "0", "PORTALO_MEDIA_TCP_PORT": "0", "PORTALO_MEDIA_LISTEN_IP": "127.0.0.1"}
 	err := run(context.Background(), []string{"admin", "create", "-pseudonym", "Chefin"}, env(vars), strings.NewReader("long enough\n"), &out, &errOut)
 	if err != nil || !strings.Contains(out.String(), `Admin "Chefin" created`) {
 		t.Fatalf("admin create: %v %s %s", err, out.String(), errOut.String())
