@@ -28,6 +28,7 @@ type conn struct {
 	room *room
 	ws   *websocket.Conn
 	id   Identity
+	host string       // the host the client connected to
 	p    *participant // set by join, guarded by room.mu
 
 	send      chan frame

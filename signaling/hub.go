@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -50,9 +51,10 @@ type MediaPeer interface {
 type Config struct {
 	Media  Media
 	Logger *slog.Logger
-	// ICEServers returns the STUN/TURN servers for a joining client (for
-	// example with short-lived TURN credentials); nil gives none.
-	ICEServers func() []ICEServer
+	// ICEServers returns the STUN/TURN servers for a client joining
+	// through host (the Host its request was sent to, without the port),
+	// for example with short-lived TURN credentials; nil gives none.
+	ICEServers func(host string) []ICEServer
 	// ResumeWindow is how long a dropped participant may resume (5 s).
 	ResumeWindow time.Duration
 	// PingInterval and PongWait set the keepalive (20 s and 45 s).
@@ -123,6 +125,10 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, roomID string, id 
 	h.wg.Add(1)
 	defer h.wg.Done()
 	c := newConn(h, rm, ws, id)
+	c.host = r.Host
+	if host, _, err := net.SplitHostPort(r.Host); err == nil {
+		c.host = host
+	}
 	c.run()
 }
 

@@ -140,7 +140,7 @@ func (r *room) join(c *conn, m inbound) error {
 		Participants: r.othersLocked(p), Chat: slices.Clone(r.chat),
 	}
 	if r.hub.cfg.ICEServers != nil {
-		joined.ICEServers = r.hub.cfg.ICEServers()
+		joined.ICEServers = r.hub.cfg.ICEServers(c.host)
 	}
 	c.enqueue(joined)
 	r.announceLocked(p)

@@ -36,6 +36,9 @@ type config struct {
 	MediaTCPPort    int
 	MediaListenIP   string
 	MediaPublicIPs  []string
+	TURNPort        int
+	TURNSecret      string
+	TURNURLs        []string
 }
 
 // setting describes one configuration value.
@@ -155,6 +158,21 @@ func (c *config) settings() []setting {
 			}
 			return nil
 		}},
+		{"turn-port", "PORTALO_TURN_PORT", "3478", "UDP port of the embedded TURN server for networks that block direct media (0 picks a free one, -1 turns it off)", port(&c.TURNPort, true)},
+		{"turn-secret", "PORTALO_TURN_SECRET", "", "shared secret of the short-lived TURN credentials; empty: a random one per start (set it when several nodes or an external coturn share it)", str(&c.TURNSecret)},
+		{"turn-urls", "PORTALO_TURN_URLS", "", "external TURN servers (comma-separated turn:/turns: URLs, coturn with use-auth-secret and PORTALO_TURN_SECRET); set, the embedded one is off", func(v string) error {
+			c.TURNURLs = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u == "" {
+					continue
+				}
+				if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+					return fmt.Errorf("%q is not a turn: or turns: URL", u)
+				}
+				c.TURNURLs = append(c.TURNURLs, u)
+			}
+			return nil
+		}},
 		{"shutdown-timeout", "PORTALO_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on shutdown", duration(&c.ShutdownTimeout)},
 	}
 }
@@ -218,6 +236,9 @@ func (c config) validate() error {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
 		return fmt.Errorf("invalid setting PORTALO_REDIS_URL: %q must start with redis://, rediss:// or unix://", c.RedisURL)
+	}
+	if len(c.TURNURLs) > 0 && c.TURNSecret == "" {
+		return errors.New("invalid setting PORTALO_TURN_SECRET: required with PORTALO_TURN_URLS (the secret the external TURN server checks)")
 	}
 	if c.SessionIdle > c.SessionMaxAge {
 		return errors.New("invalid setting PORTALO_SESSION_IDLE: longer than PORTALO_SESSION_MAX_AGE")

@@ -10,6 +10,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -204,9 +206,15 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		return fmt.Errorf("starting the media server (PORTALO_MEDIA_UDP_PORT, PORTALO_MEDIA_TCP_PORT): %w", err)
 	}
 	defer sfu.Close()
+	iceServers, stopTURN, err := startTURN(cfg)
+	if err != nil {
+		return err
+	}
+	defer stopTURN()
 	hub := signaling.NewHub(signaling.Config{
-		Media:  sfuMedia{sfu},
-		Logger: log.With("component", "signaling"),
+		Media:      sfuMedia{sfu},
+		Logger:     log.With("component", "signaling"),
+		ICEServers: iceServers,
 		OnEnd: func(roomID string) {
 			// The moderator ended the room: the schedule shows it closed.
 			workshopID, _, _ := strings.Cut(roomID, "@")
@@ -392,4 +400,59 @@ func (m sfuMedia) Join(roomID string, pc media.PeerConfig, ev media.Events) (sig
 		return nil, err
 	}
 	return p, nil
+}
+
+// turnCredentialTTL is how long a client's TURN credentials last: a
+// workshop, its extensions and reconnects.
+const turnCredentialTTL = 4 * time.Hour
+
+// startTURN starts the embedded TURN server (unless external ones are
+// configured or it is turned off) and returns what clients are told.
+func startTURN(cfg config) (func(host string) []signaling.ICEServer, func(), error) {
+	secret := cfg.TURNSecret
+	if secret == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, nil, err
+		}
+		secret = hex.EncodeToString(b)
+	}
+	urls := cfg.TURNURLs
+	stop := func() {}
+	if len(urls) == 0 {
+		if cfg.TURNPort < 0 {
+			return nil, stop, nil
+		}
+		relayIP := cfg.MediaListenIP
+		if len(cfg.MediaPublicIPs) > 0 {
+			relayIP = cfg.MediaPublicIPs[0]
+		}
+		srv, err := media.NewTURN(media.TURNConfig{Port: cfg.TURNPort, ListenIP: cfg.MediaListenIP, RelayIP: relayIP, Secret: secret})
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting the TURN server (PORTALO_TURN_PORT): %w", err)
+		}
+		stop = func() { _ = srv.Close() }
+		port := srv.Addr().Port
+		return func(host string) []signaling.ICEServer {
+			if len(cfg.MediaPublicIPs) > 0 {
+				host = cfg.MediaPublicIPs[0]
+			}
+			if strings.Contains(host, ":") {
+				host = "[" + host + "]"
+			}
+			user, pass := media.TURNCredentials(secret, randomTag(), turnCredentialTTL, time.Now())
+			return []signaling.ICEServer{{URLs: []string{fmt.Sprintf("turn:%s:%d?transport=udp", host, port)}, Username: user, Credential: pass}}
+		}, stop, nil
+	}
+	return func(string) []signaling.ICEServer {
+		user, pass := media.TURNCredentials(secret, randomTag(), turnCredentialTTL, time.Now())
+		return []signaling.ICEServer{{URLs: urls, Username: user, Credential: pass}}
+	}, stop, nil
+}
+
+// randomTag names a TURN credential without naming the person.
+func randomTag() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -60,6 +60,9 @@ func TestConfig(t *testing.T) {
 		{"bad redis url", map[string]string{"PORTALO_REDIS_URL": "localhost:6379"}, nil, nil, "PORTALO_REDIS_URL"},
 		{"bad flag value", nil, []string{"-log-level", "loud"}, nil, "log-level"},
 		{"unknown flag", nil, []string{"-colour", "blue"}, nil, "colour"},
+		{"bad turn url", map[string]string{"PORTALO_TURN_URLS": "stun:x:3478", "PORTALO_TURN_SECRET": "s"}, nil, nil, "PORTALO_TURN_URLS"},
+		{"turn url without secret", map[string]string{"PORTALO_TURN_URLS": "turn:turn.example:3478"}, nil, nil, "PORTALO_TURN_SECRET"},
+		{"bad media port", map[string]string{"PORTALO_MEDIA_UDP_PORT": "70000"}, nil, nil, "PORTALO_MEDIA_UDP_PORT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +154,7 @@ func (p *portal) shutdown(t *testing.T) {
 }
 
 func backendVars(t *testing.T, name string) map[string]string {
-	vars := map[string]string{"PORTALO_DATA_DIR": t.TempDir(), "PORTALO_MEDIA_UDP_PORT": "0", "PORTALO_MEDIA_TCP_PORT": "0", "PORTALO_MEDIA_LISTEN_IP": "127.0.0.1"}
+	vars := map[string]string{"PORTALO_DATA_DIR": t.TempDir(), "PORTALO_MEDIA_UDP_PORT": "0", "PORTALO_MEDIA_TCP_PORT": "0", "PORTALO_MEDIA_LISTEN_IP": "127.0.0.1", "PORTALO_TURN_PORT": "0"}
 	if name == "servers" {
 		s3 := testenv.MinIO(t)
 		vars["PORTALO_REDIS_URL"] = testenv.RedisURL(t)
@@ -239,7 +242,7 @@ func TestGracefulShutdown(t *testing.T) {
 func TestAdminCreate(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
-	vars := map[string]string{"PORTALO_DATA_DIR": dir, "PORTALO_MEDIA_UDP_PORT": "0", "PORTALO_MEDIA_TCP_PORT": "0", "PORTALO_MEDIA_LISTEN_IP": "127.0.0.1"}
+	vars := map[string]string{"PORTALO_DATA_DIR": dir, "PORTALO_MEDIA_UDP_PORT": "0", "PORTALO_MEDIA_TCP_PORT": "0", "PORTALO_MEDIA_LISTEN_IP": "127.0.0.1", "PORTALO_TURN_PORT": "0"}
 	err := run(context.Background(), []string{"admin", "create", "-pseudonym", "Chefin"}, env(vars), strings.NewReader("long enough\n"), &out, &errOut)
 	if err != nil || !strings.Contains(out.String(), `Admin "Chefin" created`) {
 		t.Fatalf("admin create: %v %s %s", err, out.String(), errOut.String())
@@ -275,5 +278,53 @@ func TestInvalidSettingStopsStartup(t *testing.T) {
 	err = run(context.Background(), nil, env(map[string]string{"PORTALO_REDIS_URL": "redis://127.0.0.1:1/0", "PORTALO_DATA_DIR": t.TempDir()}), nil, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "PORTALO_REDIS_URL") {
 		t.Fatalf("unreachable Redis: %v", err)
+	}
+}
+
+func TestTURNServersForClients(t *testing.T) {
+	cases := []struct {
+		name    string
+		cfg     config
+		host    string
+		wantURL string // with PORT for the embedded server's port; empty: no servers
+	}{
+		{"embedded, host of the request", config{TURNPort: 0, MediaListenIP: "127.0.0.1"}, "portal.example", "turn:portal.example:PORT?transport=udp"},
+		{"embedded behind 1:1 NAT", config{TURNPort: 0, MediaListenIP: "127.0.0.1", MediaPublicIPs: []string{"203.0.113.5"}}, "portal.example", "turn:203.0.113.5:PORT?transport=udp"},
+		{"external coturn", config{TURNURLs: []string{"turns:turn.example:5349"}, TURNSecret: "s"}, "portal.example", "turns:turn.example:5349"},
+		{"off", config{TURNPort: -1}, "portal.example", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			servers, stop, err := startTURN(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			if tc.wantURL == "" {
+				if servers != nil {
+					t.Fatalf("servers offered although TURN is off: %v", servers(tc.host))
+				}
+				return
+			}
+			got := servers(tc.host)
+			if len(got) != 1 || len(got[0].URLs) != 1 {
+				t.Fatalf("servers %+v", got)
+			}
+			url := got[0].URLs[0]
+			if strings.Contains(tc.wantURL, "PORT") {
+				if !strings.HasPrefix(url, strings.Split(tc.wantURL, "PORT")[0]) || !strings.HasSuffix(url, "?transport=udp") {
+					t.Fatalf("url %q, want %q", url, tc.wantURL)
+				}
+			} else if url != tc.wantURL {
+				t.Fatalf("url %q, want %q", url, tc.wantURL)
+			}
+			if !strings.Contains(got[0].Username, ":") || got[0].Credential == "" || strings.Contains(got[0].Username, "portal") {
+				t.Fatalf("credentials %q/%q", got[0].Username, got[0].Credential)
+			}
+			// Two clients never share a credential.
+			if again := servers(tc.host); again[0].Username == got[0].Username {
+				t.Fatal("the same TURN username twice")
+			}
+		})
 	}
 }
