@@ -145,6 +145,10 @@ func (s *SFU) settingEngine() webrtc.SettingEngine {
 	}
 	if s.cfg.LoopbackOnly {
 		applyLoopback(&se)
+	} else if ip := net.ParseIP(s.cfg.ListenIP); ip != nil && ip.IsLoopback() {
+		// Bound to loopback only: without this Pion drops the one
+		// candidate the mux has, and nobody could connect.
+		se.SetIncludeLoopbackCandidate(true)
 	}
 	se.SetSRTPProtectionProfiles(
 		dtls.SRTP_AEAD_AES_128_GCM,

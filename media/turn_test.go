@@ -145,3 +145,49 @@ func TestTURNRelaysMedia(t *testing.T) {
 		t.Fatalf("username %q does not start with the expiry", user)
 	}
 }
+
+// An SFU whose media port is bound to 127.0.0.1 (as a single-machine
+// deployment or the load test runs it) must still offer that address.
+func TestLoopbackListenIPOffersCandidates(t *testing.T) {
+	sfu, err := New(Config{ListenIP: "127.0.0.1", TCPPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sfu.Close()
+	answers := make(chan Signal, 4)
+	peer, err := sfu.Join("room", PeerConfig{ID: "pub", Rights: Rights{Audio: true}}, Events{Signal: func(s Signal) {
+		if s.Direction == Up && s.Description != nil {
+			answers <- s
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	client, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := client.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.HandleSignal(Signal{Direction: Up, Description: &offer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-answers:
+		if !strings.Contains(a.Description.SDP, "a=candidate:") || !strings.Contains(a.Description.SDP, "127.0.0.1") {
+			t.Fatalf("the answer offers no 127.0.0.1 candidate:\n%s", a.Description.SDP)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer")
+	}
+}
