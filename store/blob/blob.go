@@ -71,3 +71,17 @@ func ValidKey(key string) bool {
 	}
 	return true
 }
+
+// ValidPrefix reports whether some valid key could start with prefix (for
+// List): "" or a string whose part up to the last slash is a valid key and
+// that has no backslash or control character.
+func ValidPrefix(prefix string) bool {
+	if prefix == "" {
+		return true
+	}
+	if strings.ContainsFunc(prefix, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return false
+	}
+	i := strings.LastIndexByte(prefix, '/')
+	return i < 0 || ValidKey(prefix[:i])
+}

@@ -491,23 +491,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// validPrefix reports whether some valid key could start with prefix: ""
-// or a string whose part up to the last slash is a valid key and that has
-// no backslash or control character.
-func validPrefix(prefix string) bool {
-	if prefix == "" {
-		return true
-	}
-	if strings.ContainsFunc(prefix, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
-		return false
-	}
-	i := strings.LastIndexByte(prefix, '/')
-	return i < 0 || blob.ValidKey(prefix[:i])
-}
-
 // List implements blob.Store. It walks only the directory holding prefix.
 func (s *Store) List(ctx context.Context, prefix string) ([]blob.Info, error) {
-	if !validPrefix(prefix) {
+	if !blob.ValidPrefix(prefix) {
 		return nil, fmt.Errorf("dirblob: list %q: %w", prefix, blob.ErrInvalidKey)
 	}
 	start := objectsDir

@@ -328,25 +328,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// validPrefix reports whether some valid key could start with prefix: ""
-// or a string whose part up to the last slash is a valid key and that has
-// no backslash or control character.
-func validPrefix(prefix string) bool {
-	if prefix == "" {
-		return true
-	}
-	if strings.ContainsFunc(prefix, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
-		return false
-	}
-	i := strings.LastIndexByte(prefix, '/')
-	return i < 0 || blob.ValidKey(prefix[:i])
-}
-
 // List implements blob.Store. S3 listings carry no content type, so the
 // Infos have an empty ContentType. Objects whose names are not valid keys
 // (written by other tools, such as "folder/" markers) are left out.
 func (s *Store) List(ctx context.Context, prefix string) ([]blob.Info, error) {
-	if !validPrefix(prefix) {
+	if !blob.ValidPrefix(prefix) {
 		return nil, fmt.Errorf("s3blob: list %q: %w", prefix, blob.ErrInvalidKey)
 	}
 	ctx, cancel := context.WithCancel(ctx) // stops the listing goroutine on early return
