@@ -205,3 +205,16 @@ func randomID(prefix string, n int) string {
 	_, _ = rand.Read(b)
 	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
+
+// SFU lets a Hub drive portalo's SFU (package media).
+func SFU(sfu *media.SFU) Media { return sfuMedia{sfu} }
+
+type sfuMedia struct{ sfu *media.SFU }
+
+func (m sfuMedia) Join(roomID string, pc media.PeerConfig, ev media.Events) (MediaPeer, error) {
+	p, err := m.sfu.Join(roomID, pc, ev)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return p, nil
+}

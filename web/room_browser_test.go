@@ -21,17 +21,6 @@ import (
 	"portalo/workshops"
 )
 
-// sfuRooms lets signaling drive the SFU in tests, as the binary does.
-type sfuRooms struct{ sfu *media.SFU }
-
-func (m sfuRooms) Join(roomID string, pc media.PeerConfig, ev media.Events) (signaling.MediaPeer, error) {
-	p, err := m.sfu.Join(roomID, pc, ev)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // TestBrowserLiveRoom runs a live workshop in two real headless Chromiums
 // with fake cameras and microphones: the trainer publishes, a participant
 // receives and decodes the video, a chat message and a raised hand reach
@@ -53,7 +42,7 @@ func TestBrowserLiveRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sfu.Close() })
-	hub := signaling.NewHub(signaling.Config{Media: sfuRooms{sfu}})
+	hub := signaling.NewHub(signaling.Config{Media: signaling.SFU(sfu)})
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

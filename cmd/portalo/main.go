@@ -212,7 +212,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	}
 	defer stopTURN()
 	hub := signaling.NewHub(signaling.Config{
-		Media:      sfuMedia{sfu},
+		Media:      signaling.SFU(sfu),
 		Logger:     log.With("component", "signaling"),
 		ICEServers: iceServers,
 		OnEnd: func(roomID string) {
@@ -389,17 +389,6 @@ func (h redactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	nr := slog.NewRecord(r.Time, r.Level, addrPattern.ReplaceAllString(r.Message, "[address]"), r.PC)
 	r.Attrs(func(a slog.Attr) bool { nr.AddAttrs(a); return true })
 	return h.Handler.Handle(ctx, nr)
-}
-
-// sfuMedia lets signaling drive the SFU.
-type sfuMedia struct{ sfu *media.SFU }
-
-func (m sfuMedia) Join(roomID string, pc media.PeerConfig, ev media.Events) (signaling.MediaPeer, error) {
-	p, err := m.sfu.Join(roomID, pc, ev)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 // turnCredentialTTL is how long a client's TURN credentials last: a
