@@ -48,12 +48,7 @@ func (s *Server) decodeJSON(c *gin.Context, v any) bool {
 		}
 	}
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.fail(c, http.StatusRequestEntityTooLarge, "too_large", "ErrBodyTooLarge")
-		} else {
-			s.fail(c, http.StatusBadRequest, "bad_request", "ErrBadRequest")
-		}
+		s.failBody(c, err)
 		return false
 	}
 	return true

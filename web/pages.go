@@ -30,15 +30,21 @@ func formValue(c *gin.Context, name string) string {
 // parseForm reads a posted form; an oversized or unreadable body is a 4xx.
 func (s *Server) parseForm(c *gin.Context) bool {
 	if err := c.Request.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.fail(c, http.StatusRequestEntityTooLarge, "too_large", "ErrBodyTooLarge")
-		} else {
-			s.fail(c, http.StatusBadRequest, "bad_request", "ErrBadRequest")
-		}
+		s.failBody(c, err)
 		return false
 	}
 	return true
+}
+
+// failBody answers a request whose body could not be read: too large (413)
+// or unreadable (400).
+func (s *Server) failBody(c *gin.Context, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		s.fail(c, http.StatusRequestEntityTooLarge, "too_large", "ErrBodyTooLarge")
+		return
+	}
+	s.fail(c, http.StatusBadRequest, "bad_request", "ErrBadRequest")
 }
 
 func (s *Server) home(c *gin.Context) {

@@ -137,6 +137,9 @@ var inputMessages = map[string]string{
 // language. Unknown errors are logged and become a 500 without details.
 func (s *Server) explain(c *gin.Context, err error) (int, problem) {
 	l := localizer(c)
+	if status, pr, ok := explainWorkshop(l, err); ok {
+		return status, pr
+	}
 	var ie *accounts.InputError
 	var rl *accounts.RateLimitedError
 	var mbe *http.MaxBytesError

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -32,15 +31,11 @@ func (s *Server) roomRoutes(e *gin.Engine) {
 // the request itself.
 func (s *Server) openRoom(c *gin.Context) (workshops.Occurrence, bool) {
 	occ, open, err := s.cfg.RoomSchedule.OpenOccurrence(c.Request.Context(), c.Param("id"), time.Now())
-	switch {
-	case errors.Is(err, workshops.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "not_found", "ErrNotFound")
-		return occ, false
-	case err != nil:
-		s.failWith(c, err)
-		return occ, false
-	case !open:
-		s.fail(c, http.StatusConflict, "room_not_open", "RoomNotOpen")
+	if err == nil && !open {
+		err = workshops.ErrRoomNotOpen
+	}
+	if err != nil {
+		s.failWith(c, err) // 404 unknown workshop, 409 closed room
 		return occ, false
 	}
 	return occ, true

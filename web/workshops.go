@@ -95,10 +95,9 @@ var workshopMessages = map[string]string{
 	"extension_limit":           "ErrWorkshopExtensionLimit",
 }
 
-// explainWorkshop is explain for the workshops package's errors; anything
-// else goes to explain.
-func (s *Server) explainWorkshop(c *gin.Context, err error) (int, problem) {
-	l := localizer(c)
+// explainWorkshop turns the workshops package's errors into a status and a
+// problem; ok is false for any other error. explain calls it.
+func explainWorkshop(l *i18n.Localizer, err error) (status int, pr problem, ok bool) {
 	var ie *workshops.InputError
 	switch {
 	case errors.As(err, &ie):
@@ -114,26 +113,13 @@ func (s *Server) explainWorkshop(c *gin.Context, err error) (int, problem) {
 		if ie.Code == "extension_limit" {
 			status = http.StatusConflict
 		}
-		return status, problem{Field: ie.Field, Code: ie.Code, Message: msg}
+		return status, problem{Field: ie.Field, Code: ie.Code, Message: msg}, true
 	case errors.Is(err, workshops.ErrNotFound):
-		return http.StatusNotFound, problem{Code: "not_found", Message: l.T("ErrWorkshopNotFound")}
+		return http.StatusNotFound, problem{Code: "not_found", Message: l.T("ErrWorkshopNotFound")}, true
 	case errors.Is(err, workshops.ErrRoomNotOpen):
-		return http.StatusConflict, problem{Code: "room_not_open", Message: l.T("ErrWorkshopRoomNotOpen")}
+		return http.StatusConflict, problem{Code: "room_not_open", Message: l.T("ErrWorkshopRoomNotOpen")}, true
 	}
-	return s.explain(c, err)
-}
-
-func (s *Server) workshopError(c *gin.Context, err error) {
-	status, pr := s.explainWorkshop(c, err)
-	if isAPI(c) {
-		writeJSONError(c.Writer, status, pr.Code, pr.Message)
-		c.Abort()
-		return
-	}
-	p := s.newPage(c, "ErrorPageTitle")
-	p.Data = pr.Message
-	s.render(c, status, "error", p)
-	c.Abort()
+	return 0, problem{}, false
 }
 
 // topicLabels are the message IDs of the topics' names.
@@ -218,7 +204,7 @@ func (s *Server) schedulePage(c *gin.Context) {
 	}
 	occs, err := s.cfg.Workshops.Occurrences(c.Request.Context(), at(monday), at(monday.AddDays(14)), f)
 	if err != nil {
-		s.workshopError(c, err)
+		s.failWith(c, err)
 		return
 	}
 	d := scheduleData{FeedURL: "/workshops.ics?lang=" + l.Lang.Code, CanEdit: canEditWorkshops(account(c))}
@@ -287,7 +273,7 @@ func (s *Server) workshopFeed(c *gin.Context) {
 	}
 	all, err := s.cfg.Workshops.List(c.Request.Context())
 	if err != nil {
-		s.workshopError(c, err)
+		s.failWith(c, err)
 		return
 	}
 	body := workshops.ICS(all, lang, s.baseURL(c.Request))
@@ -358,16 +344,10 @@ func workshopFrom(r workshopRequest) (workshops.Workshop, error) {
 	return w, nil
 }
 
-func (s *Server) apiWorkshopError(c *gin.Context, err error) {
-	status, pr := s.explainWorkshop(c, err)
-	c.Header("Cache-Control", "no-store")
-	c.AbortWithStatusJSON(status, gin.H{"error": pr})
-}
-
 func (s *Server) apiListWorkshops(c *gin.Context) {
 	all, err := s.cfg.Workshops.List(c.Request.Context())
 	if err != nil {
-		s.apiWorkshopError(c, err)
+		s.apiError(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -377,7 +357,7 @@ func (s *Server) apiListWorkshops(c *gin.Context) {
 func (s *Server) apiGetWorkshop(c *gin.Context) {
 	w, err := s.cfg.Workshops.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
-		s.apiWorkshopError(c, err)
+		s.apiError(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -407,7 +387,7 @@ func (s *Server) apiSaveWorkshop(c *gin.Context, id string) {
 		w, err = s.cfg.Workshops.Update(c.Request.Context(), w)
 	}
 	if err != nil {
-		s.apiWorkshopError(c, err)
+		s.apiError(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -419,7 +399,7 @@ func (s *Server) apiSaveWorkshop(c *gin.Context, id string) {
 
 func (s *Server) apiDeleteWorkshop(c *gin.Context) {
 	if err := s.cfg.Workshops.Delete(c.Request.Context(), c.Param("id")); err != nil {
-		s.apiWorkshopError(c, err)
+		s.apiError(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -470,7 +450,7 @@ func (s *Server) apiWorkshopDate(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		s.apiWorkshopError(c, err)
+		s.apiError(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -483,7 +463,7 @@ func (s *Server) apiWorkshopRoom(c *gin.Context) {
 	a := account(c)
 	w, err := s.cfg.Workshops.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
-		s.apiWorkshopError(c, err)
+		s.apiError(c, err)
 		return
 	}
 	if a.ID != w.TrainerID && !canEditWorkshops(a) {
@@ -501,7 +481,7 @@ func (s *Server) apiWorkshopRoom(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		s.apiWorkshopError(c, err)
+		s.apiError(c, err)
 		return
 	}
 	win := workshops.RoomWindow(occ)
@@ -539,7 +519,7 @@ func (s *Server) workshopListPage(c *gin.Context) {
 	l := localizer(c)
 	all, err := s.cfg.Workshops.List(c.Request.Context())
 	if err != nil {
-		s.workshopError(c, err)
+		s.failWith(c, err)
 		return
 	}
 	names, _, err := s.trainerNames(c.Request.Context())
@@ -606,7 +586,7 @@ func (s *Server) workshopForm(c *gin.Context, p *page, id string) bool {
 	if id != "" {
 		w, err := s.cfg.Workshops.Get(c.Request.Context(), id)
 		if err != nil {
-			s.workshopError(c, err)
+			s.failWith(c, err)
 			return false
 		}
 		// The next eight regular dates, to cancel or restore.
@@ -659,7 +639,7 @@ func (s *Server) workshopNewPage(c *gin.Context) {
 func (s *Server) workshopEditPage(c *gin.Context) {
 	w, err := s.cfg.Workshops.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
-		s.workshopError(c, err)
+		s.failWith(c, err)
 		return
 	}
 	p := s.newPage(c, "WorkshopsEditTitle")
@@ -716,9 +696,9 @@ func (s *Server) workshopSubmit(c *gin.Context, id string) {
 		_, err = s.cfg.Workshops.Update(c.Request.Context(), w)
 	}
 	if err != nil {
-		status, pr := s.explainWorkshop(c, err)
+		status, pr := s.explain(c, err)
 		if status >= 500 || status == http.StatusNotFound {
-			s.workshopError(c, err)
+			s.failWith(c, err)
 			return
 		}
 		p.addProblem(pr)
@@ -732,7 +712,7 @@ func (s *Server) workshopSubmit(c *gin.Context, id string) {
 
 func (s *Server) workshopDeletePage(c *gin.Context) {
 	if err := s.cfg.Workshops.Delete(c.Request.Context(), c.Param("id")); err != nil {
-		s.workshopError(c, err)
+		s.failWith(c, err)
 		return
 	}
 	s.flashAndRedirect(c, "FlashWorkshopDeleted", "/manage/workshops")
@@ -746,7 +726,7 @@ func (s *Server) workshopDatePage(c *gin.Context) {
 	}
 	w, err := s.changeDate(c.Request.Context(), c.Param("id"), c.Param("date"), action, nil)
 	if err != nil {
-		s.workshopError(c, err)
+		s.failWith(c, err)
 		return
 	}
 	s.flashAndRedirect(c, flash, fmt.Sprintf("/manage/workshops/%s#dates", w.ID))
