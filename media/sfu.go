@@ -91,7 +91,7 @@ func New(cfg Config) (*SFU, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: UDP port: %w", err)
 	}
-	s.udpMux = webrtc.NewICEUDPMux(nil, s.udp)
+	s.udpMux = webrtc.NewICEUDPMux(pionLogs{s.log}.NewLogger("udpmux"), s.udp)
 	if cfg.TCPPort != -1 {
 		s.tcp, err = net.Listen(tcpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.TCPPort)))
 		if err != nil {
@@ -99,7 +99,7 @@ func New(cfg Config) (*SFU, error) {
 			_ = s.udp.Close()
 			return nil, fmt.Errorf("media: TCP port: %w", err)
 		}
-		s.tcpMux = webrtc.NewICETCPMux(nil, s.tcp, 32)
+		s.tcpMux = webrtc.NewICETCPMux(pionLogs{s.log}.NewLogger("tcpmux"), s.tcp, 32)
 	}
 	se := s.settingEngine()
 	if s.upAPI, err = s.newAPI(se, false); err == nil {
@@ -127,6 +127,7 @@ func (s *SFU) TCPAddr() net.Addr {
 
 func (s *SFU) settingEngine() webrtc.SettingEngine {
 	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLogs{s.log}
 	se.SetICEUDPMux(s.udpMux)
 	nets := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if s.cfg.LoopbackOnly {

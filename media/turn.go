@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ type TURNConfig struct {
 	Realm string
 	// MaxAllocationsPerUser limits relays per credential (10).
 	MaxAllocationsPerUser int
+	// Logger receives the TURN server's logs, addresses removed; nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // TURNServer is the embedded TURN server.
@@ -88,8 +92,12 @@ func NewTURN(cfg TURNConfig) (*TURNServer, error) {
 	}
 	t := &TURNServer{conn: conn, alloc: map[string]int{}}
 	secret := cfg.Secret
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	t.srv, err = turn.NewServer(turn.ServerConfig{
-		Realm: cfg.Realm,
+		Realm:         cfg.Realm,
+		LoggerFactory: pionLogs{cfg.Logger},
 		AuthHandler: func(username, realm string, _ net.Addr) ([]byte, bool) {
 			if !validTURNUser(username, time.Now()) {
 				return nil, false

@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +31,7 @@ import (
 	"golang.org/x/term"
 
 	"portalo/accounts"
+	"portalo/internal/redact"
 	"portalo/media"
 	"portalo/signaling"
 	"portalo/store/blob"
@@ -206,7 +206,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		return fmt.Errorf("starting the media server (PORTALO_MEDIA_UDP_PORT, PORTALO_MEDIA_TCP_PORT): %w", err)
 	}
 	defer sfu.Close()
-	iceServers, stopTURN, err := startTURN(cfg)
+	iceServers, stopTURN, err := startTURN(cfg, log.With("component", "turn"))
 	if err != nil {
 		return err
 	}
@@ -383,10 +383,8 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 // (such as "TLS handshake error from 203.0.113.9:5123") before logging.
 type redactingHandler struct{ slog.Handler }
 
-var addrPattern = regexp.MustCompile(`\[?[0-9a-fA-F:.]{3,}\]?:\d+|\b\d{1,3}(\.\d{1,3}){3}\b`)
-
 func (h redactingHandler) Handle(ctx context.Context, r slog.Record) error {
-	nr := slog.NewRecord(r.Time, r.Level, addrPattern.ReplaceAllString(r.Message, "[address]"), r.PC)
+	nr := slog.NewRecord(r.Time, r.Level, redact.Addresses(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool { nr.AddAttrs(a); return true })
 	return h.Handler.Handle(ctx, nr)
 }
@@ -397,7 +395,7 @@ const turnCredentialTTL = 4 * time.Hour
 
 // startTURN starts the embedded TURN server (unless external ones are
 // configured or it is turned off) and returns what clients are told.
-func startTURN(cfg config) (func(host string) []signaling.ICEServer, func(), error) {
+func startTURN(cfg config, log *slog.Logger) (func(host string) []signaling.ICEServer, func(), error) {
 	secret := cfg.TURNSecret
 	if secret == "" {
 		b := make([]byte, 32)
@@ -416,7 +414,7 @@ func startTURN(cfg config) (func(host string) []signaling.ICEServer, func(), err
 		if len(cfg.MediaPublicIPs) > 0 {
 			relayIP = cfg.MediaPublicIPs[0]
 		}
-		srv, err := media.NewTURN(media.TURNConfig{Port: cfg.TURNPort, ListenIP: cfg.MediaListenIP, RelayIP: relayIP, Secret: secret})
+		srv, err := media.NewTURN(media.TURNConfig{Port: cfg.TURNPort, ListenIP: cfg.MediaListenIP, RelayIP: relayIP, Secret: secret, Logger: log})
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting the TURN server (PORTALO_TURN_PORT): %w", err)
 		}
