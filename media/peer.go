@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -48,7 +47,6 @@ type Peer struct {
 	published map[*webrtc.RTPReceiver]*pubTrack
 
 	down        *webrtc.PeerConnection
-	bwe         cc.BandwidthEstimator
 	downCands   []webrtc.ICECandidateInit
 	downBusy    bool // an offer waits for its answer
 	downPending bool // another offer is needed after it
@@ -63,7 +61,11 @@ type Peer struct {
 	downConnected atomic.Bool
 	remb          atomic.Int64
 	rembAt        atomic.Int64
-	queue         chan outPkt
+	lastSR        time.Time     // tick only
+	loss          *lossEstimate // from the down connection's receiver reports
+	downTCP       atomic.Bool   // the down connection runs over ICE-TCP
+	tcpOnce       sync.Once
+	queue         chan outPkt // TCP receivers only, see tcpQueue
 	done          chan struct{}
 }
 
@@ -78,6 +80,7 @@ func newPeer(s *SFU, r *room, cfg PeerConfig, ev Events) *Peer {
 		audioOnly: cfg.AudioOnly,
 		published: map[*webrtc.RTPReceiver]*pubTrack{},
 		subs:      map[*pubTrack]*downTrack{},
+		loss:      newLossEstimate(),
 		done:      make(chan struct{}),
 	}
 	p.speech.report = ev.Speaking
@@ -338,12 +341,14 @@ func (p *Peer) ensureDownLocked() error {
 	if p.down != nil {
 		return nil
 	}
-	pc, bwe, err := p.sfu.newDownPC()
+	pc, err := p.sfu.dnAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return err
 	}
-	p.down, p.bwe = pc, bwe
-	p.queue = make(chan outPkt, queueLen)
+	p.down = pc
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
+		p.downTCP.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP)
+	})
 	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
 		if p.ev.Connection != nil {
 			p.ev.Connection(Down, s)
@@ -359,18 +364,27 @@ func (p *Peer) ensureDownLocked() error {
 			}
 		}
 	})
-	q := p.queue
-	p.sfu.goOwned(func() {
-		for {
-			select {
-			case <-p.done:
-				return
-			case o := <-q:
-				o.dt.write(o)
-			}
-		}
-	})
 	return nil
+}
+
+// tcpQueue returns the queue of the goroutine that writes to a receiver
+// over ICE-TCP, starting it the first time.
+func (p *Peer) tcpQueue() chan<- outPkt {
+	p.tcpOnce.Do(func() {
+		p.queue = make(chan outPkt, queueLen)
+		q := p.queue
+		p.sfu.goOwned(func() {
+			for {
+				select {
+				case <-p.done:
+					return
+				case o := <-q:
+					o.dt.write(o)
+				}
+			}
+		})
+	})
+	return p.queue
 }
 
 func (p *Peer) downTracks() []*downTrack {
@@ -397,12 +411,8 @@ func (p *Peer) attach(t *pubTrack) {
 		return
 	}
 	dt := &downTrack{pub: t, recv: p}
-	local, err := webrtc.NewTrackLocalStaticRTP(t.codec, t.id, t.owner.streamID)
-	if err != nil {
-		return
-	}
-	dt.track = local
-	sender, err := p.down.AddTrack(boundTrack{TrackLocalStaticRTP: local, dt: dt})
+	dt.track = &localTrack{dt: dt, codec: t.codec, id: t.id, streamID: t.owner.streamID}
+	sender, err := p.down.AddTrack(dt.track)
 	if err != nil {
 		p.sfu.log.Warn("media: add track", "peer", p.id, "err", err)
 		return
@@ -611,16 +621,10 @@ func (p *Peer) writeUpRTCP(pkt rtcp.Packet) {
 	}
 }
 
-// estimate is the receiver's available bandwidth (bit/s): the GCC
-// estimate from TWCC feedback, capped by a recent REMB.
+// estimate is the receiver's available bandwidth (bit/s): the estimate
+// from its receiver reports' loss, capped by its recent REMB.
 func (p *Peer) estimate(now time.Time) int64 {
-	est := int64(bweInitial)
-	p.mu.Lock()
-	bwe := p.bwe
-	p.mu.Unlock()
-	if bwe != nil {
-		est = int64(bwe.GetTargetBitrate())
-	}
+	est, _ := p.loss.get()
 	if now.UnixNano()-p.rembAt.Load() < int64(rembValid) {
 		est = min(est, p.remb.Load())
 	}
@@ -647,6 +651,10 @@ func (p *Peer) tickPublish(now time.Time) {
 // for audio, split evenly among its videos.
 func (p *Peer) tickReceive(now time.Time) {
 	dts := p.downTracks()
+	if now.Sub(p.lastSR) >= srInterval {
+		p.lastSR = now
+		p.sendReports(dts, now)
+	}
 	var videos []*downTrack
 	audios := 0
 	for _, dt := range dts {
@@ -662,6 +670,22 @@ func (p *Peer) tickReceive(now time.Time) {
 	share := (p.estimate(now) - int64(audios)*audioShare) / int64(len(videos))
 	for _, dt := range videos {
 		dt.chooseLayer(share, now)
+	}
+}
+
+// sendReports sends a sender report for each track p receives.
+func (p *Peer) sendReports(dts []*downTrack, now time.Time) {
+	var pkts []rtcp.Packet
+	for _, dt := range dts {
+		if sr := dt.track.senderReport(now); sr != nil {
+			pkts = append(pkts, sr)
+		}
+	}
+	p.mu.Lock()
+	down := p.down
+	p.mu.Unlock()
+	if len(pkts) > 0 && down != nil {
+		_ = down.WriteRTCP(pkts)
 	}
 }
 

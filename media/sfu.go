@@ -12,8 +12,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -33,13 +31,11 @@ const (
 	bweInitial = 1_000_000
 	bweMin     = 50_000
 	bweMax     = 8_000_000
-	// nackHistory is the number of packets per down stream the NACK
-	// responder keeps (a power of two). It bounds per-receiver memory:
-	// 128 × ~1.2 kB ≈ 150 kB per video stream, about 0.8 s at 1.5 Mbit/s.
-	nackHistory = 128
 	// tickInterval drives layer selection, bitrate measurement and the
 	// speaking timeout.
 	tickInterval = 250 * time.Millisecond
+	// srInterval is the time between sender reports to a receiver.
+	srInterval = time.Second
 )
 
 // SFU is a selective forwarding unit: rooms of peers, each publishing on
@@ -51,13 +47,9 @@ type SFU struct {
 	dnAPI  *webrtc.API
 	udp    net.PacketConn
 	tcp    net.Listener
+	batch  *batchConn // s.udp, when it is a UDP socket
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
-
-	// ccMu serialises the creation of down PeerConnections so that the
-	// bandwidth estimator the cc interceptor creates can be matched to it.
-	ccMu       sync.Mutex
-	pendingBWE cc.BandwidthEstimator
 
 	mu     sync.Mutex
 	rooms  map[string]*room
@@ -90,6 +82,10 @@ func New(cfg Config) (*SFU, error) {
 	s.udp, err = net.ListenPacket(udpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.UDPPort)))
 	if err != nil {
 		return nil, fmt.Errorf("media: UDP port: %w", err)
+	}
+	if uc, ok := s.udp.(*net.UDPConn); ok {
+		s.batch = newBatchConn(uc)
+		s.udp = s.batch
 	}
 	s.udpMux = webrtc.NewICEUDPMux(pionLogs{s.log}.NewLogger("udpmux"), s.udp)
 	if cfg.TCPPort != -1 {
@@ -173,14 +169,20 @@ func applyLoopback(se *webrtc.SettingEngine) {
 // registerCodecs registers the codecs and header extensions both
 // directions use.
 func registerCodecs(m *webrtc.MediaEngine, down bool) error {
+	// Up: the publisher's send-side estimate runs on our TWCC feedback.
+	// Down: the receiver estimates (REMB, with abs-send-time) and its
+	// receiver reports' loss moves our estimate (bwe.go); nothing to
+	// record per packet sent.
 	videoFB := []webrtc.RTCPFeedback{
 		{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
-		{Type: webrtc.TypeRTCPFBTransportCC},
 	}
+	var audioFB []webrtc.RTCPFeedback
 	if down {
 		videoFB = append(videoFB, webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB})
+	} else {
+		videoFB = append(videoFB, webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC})
+		audioFB = []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
 	}
-	audioFB := []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
 	codecs := []struct {
 		p    webrtc.RTPCodecParameters
 		kind webrtc.RTPCodecType
@@ -210,27 +212,22 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 			return err
 		}
 	}
-	exts := []struct {
+	type ext struct {
 		uri   string
 		kinds []webrtc.RTPCodecType
-	}{
-		{sdp.SDESMidURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
-		{sdp.TransportCCURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
 	}
-	if !down {
+	both := []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}
+	audio := []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio}
+	video := []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}
+	exts := []ext{{sdp.SDESMidURI, both}}
+	if down {
+		exts = append(exts, ext{sdp.ABSSendTimeURI, video})
+	} else {
 		exts = append(exts,
-			struct {
-				uri   string
-				kinds []webrtc.RTPCodecType
-			}{sdp.AudioLevelURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio}},
-			struct {
-				uri   string
-				kinds []webrtc.RTPCodecType
-			}{sdp.SDESRTPStreamIDURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
-			struct {
-				uri   string
-				kinds []webrtc.RTPCodecType
-			}{sdp.SDESRepairRTPStreamIDURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+			ext{sdp.TransportCCURI, both},
+			ext{sdp.AudioLevelURI, audio},
+			ext{sdp.SDESRTPStreamIDURI, video},
+			ext{sdp.SDESRepairRTPStreamIDURI, video},
 		)
 	}
 	for _, e := range exts {
@@ -244,41 +241,16 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 }
 
 // newAPI builds the API of one direction. Up: NACK generator, receiver
-// reports, TWCC feedback. Down: NACK responder (small history), sender
-// reports, TWCC sequence numbers and a GCC bandwidth estimator without
-// pacer (its estimate drives the simulcast layer choice).
+// reports, TWCC feedback. Down: no interceptors; localTrack stamps
+// abs-send-time, answers NACKs from the shared layer caches and sends
+// sender reports itself (see forward.go).
 func (s *SFU) newAPI(se webrtc.SettingEngine, down bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m, down); err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	if down {
-		ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-			return gcc.NewSendSideBWE(
-				gcc.SendSideBWEInitialBitrate(bweInitial),
-				gcc.SendSideBWEMinBitrate(bweMin),
-				gcc.SendSideBWEMaxBitrate(bweMax),
-				gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
-			)
-		})
-		if err != nil {
-			return nil, err
-		}
-		ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { s.pendingBWE = e })
-		reg.Add(ccf)
-		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
-			return nil, err
-		}
-		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(nackHistory))
-		if err != nil {
-			return nil, err
-		}
-		reg.Add(resp)
-		if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-			return nil, err
-		}
-	} else {
+	if !down {
 		gen, err := nack.NewGeneratorInterceptor()
 		if err != nil {
 			return nil, err
@@ -293,17 +265,6 @@ func (s *SFU) newAPI(se webrtc.SettingEngine, down bool) (*webrtc.API, error) {
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg),
 		webrtc.WithSettingEngine(se)), nil
-}
-
-// newDownPC creates a down PeerConnection and returns its estimator.
-func (s *SFU) newDownPC() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
-	s.ccMu.Lock()
-	defer s.ccMu.Unlock()
-	s.pendingBWE = nil
-	pc, err := s.dnAPI.NewPeerConnection(webrtc.Configuration{})
-	bwe := s.pendingBWE
-	s.pendingBWE = nil
-	return pc, bwe, err
 }
 
 // Join adds a peer to a room, creating the room if needed.
@@ -379,6 +340,10 @@ func (s *SFU) Close() error {
 	}
 	close(s.done)
 	s.wg.Wait()
+	if s.batch != nil {
+		st := s.batch.Stats()
+		s.log.Info("media: packets sent", "rtp_packets", st.Packets, "messages", st.Messages, "syscalls", st.Syscalls)
+	}
 	s.closePorts()
 	return nil
 }
@@ -395,6 +360,13 @@ func (s *SFU) closePorts() {
 	}
 	if s.udp != nil {
 		_ = s.udp.Close()
+	}
+}
+
+// flushMedia sends the media packets queued for sending.
+func (s *SFU) flushMedia() {
+	if s.batch != nil {
+		s.batch.Flush()
 	}
 }
 

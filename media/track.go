@@ -53,6 +53,8 @@ type layer struct {
 	bitrate   atomic.Int64 // smoothed bit/s, updated by the tick
 	prevBytes uint64       // tick only
 	prevAt    time.Time    // tick only
+
+	cache layerCache // recent packets, for retransmission (video)
 }
 
 func (t *pubTrack) setSubs() {
@@ -209,6 +211,7 @@ func (l *layer) readLoop() {
 		}
 		kf := false
 		if video {
+			l.cache.put(pkt)
 			kf = isKeyframe(t.codec.MimeType, pkt.Payload)
 		} else if t.levelExt != 0 {
 			if ext := pkt.GetExtension(t.levelExt); len(ext) > 0 {
@@ -218,6 +221,10 @@ func (l *layer) readLoop() {
 		for _, dt := range t.subscribers() {
 			dt.push(l, pkt, kf, now)
 		}
+		// The end of a video frame: send it to everyone at once.
+		if video && pkt.Marker {
+			t.owner.sfu.flushMedia()
+		}
 	}
 }
 
@@ -225,7 +232,7 @@ func (l *layer) readLoop() {
 type downTrack struct {
 	pub    *pubTrack
 	recv   *Peer
-	track  *webrtc.TrackLocalStaticRTP
+	track  *localTrack
 	sender *webrtc.RTPSender
 
 	bound atomic.Bool // the track is bound to the down transport
@@ -241,8 +248,9 @@ type downTrack struct {
 	lastTS     uint32
 	lastAt     time.Time
 	created    time.Time
-	waitSince  time.Time // when the current wait for a keyframe began
-	switchedAt time.Time // when forwarding started or last changed layer
+	waitSince  time.Time                  // when the current wait for a keyframe began
+	switchedAt time.Time                  // when forwarding started or last changed layer
+	segments   [maxSegmentHistory]segment // newest first, for NACK
 }
 
 // upHoldoff is the minimum time on a layer before going up.
@@ -255,27 +263,7 @@ type outPkt struct {
 	dt  *downTrack
 	seq uint16
 	ts  uint32
-}
-
-// boundTrack tells its downTrack when it is bound to a transport, so
-// that forwarding starts with a keyframe the receiver actually gets.
-type boundTrack struct {
-	*webrtc.TrackLocalStaticRTP
-	dt *downTrack
-}
-
-func (b boundTrack) Bind(c webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	p, err := b.TrackLocalStaticRTP.Bind(c)
-	if err == nil {
-		b.dt.bound.Store(true)
-		b.dt.restart()
-	}
-	return p, err
-}
-
-func (b boundTrack) Unbind(c webrtc.TrackLocalContext) error {
-	b.dt.bound.Store(false)
-	return b.TrackLocalStaticRTP.Unbind(c)
+	at  time.Time
 }
 
 // ready reports whether packets written now reach the receiver.
@@ -330,6 +318,8 @@ func (dt *downTrack) push(l *layer, pkt *rtp.Packet, keyframe bool, now time.Tim
 		}
 		dt.cur = l
 		dt.switchedAt = now
+		copy(dt.segments[1:], dt.segments[:])
+		dt.segments[0] = segment{start: pkt.SequenceNumber + dt.seqOff, layer: l, seqOff: dt.seqOff, tsOff: dt.tsOff}
 	}
 	seq := pkt.SequenceNumber + dt.seqOff
 	ts := pkt.Timestamp + dt.tsOff
@@ -339,25 +329,49 @@ func (dt *downTrack) push(l *layer, pkt *rtp.Packet, keyframe bool, now time.Tim
 	dt.started = true
 	dt.mu.Unlock()
 
+	o := outPkt{pkt: pkt, dt: dt, seq: seq, ts: ts, at: now}
+	if !dt.recv.downTCP.Load() {
+		// UDP: writing only queues the packet in the SFU's batchConn,
+		// which never blocks; write here, in the publisher's reader.
+		dt.write(o)
+		dt.recv.room.forwarded.Add(1)
+		return
+	}
+	// TCP can block on a slow receiver: its own writer goroutine
+	// writes, from a bounded queue.
 	select {
-	case dt.recv.queue <- outPkt{pkt: pkt, dt: dt, seq: seq, ts: ts}:
+	case dt.recv.tcpQueue() <- o:
 		dt.recv.room.forwarded.Add(1)
 	default:
 		dt.recv.room.dropped.Add(1)
 	}
 }
 
-// write sends one queued packet (receiver's writer goroutine only).
-func (dt *downTrack) write(o outPkt) {
-	h := o.pkt.Header
-	h.SequenceNumber = o.seq
-	h.Timestamp = o.ts
-	// The publisher's header extensions use the up connection's IDs;
-	// the down connection's interceptors add their own.
-	h.Extension = false
-	h.Extensions = nil
-	h.ExtensionProfile = 0
-	_ = dt.track.WriteRTP(&rtp.Packet{Header: h, Payload: o.pkt.Payload})
+// write sends one packet.
+func (dt *downTrack) write(o outPkt) { dt.track.write(o.pkt, o.seq, o.ts, o.at) }
+
+// lookup finds the packet the receiver knows as seq, with the timestamp
+// it had, among the packets forwarded lately.
+func (dt *downTrack) lookup(seq uint16) (*rtp.Packet, uint32, bool) {
+	dt.mu.Lock()
+	defer dt.mu.Unlock()
+	if !dt.started || int16(dt.lastSeq-seq) < 0 {
+		return nil, 0, false
+	}
+	for _, sg := range dt.segments {
+		if sg.layer == nil {
+			break
+		}
+		if int16(seq-sg.start) < 0 {
+			continue
+		}
+		p := sg.layer.cache.get(seq - sg.seqOff)
+		if p == nil {
+			return nil, 0, false
+		}
+		return p, p.Timestamp + sg.tsOff, true
+	}
+	return nil, 0, false
 }
 
 // setTarget sets the wanted layer and asks for its keyframe if it
@@ -472,6 +486,17 @@ func (dt *downTrack) rtcpLoop() {
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				dt.recv.remb.Store(int64(p.Bitrate))
 				dt.recv.rembAt.Store(time.Now().UnixNano())
+			case *rtcp.TransportLayerNack:
+				if dt.pub.kind == webrtc.RTPCodecTypeVideo {
+					dt.track.retransmit(p)
+					dt.recv.sfu.flushMedia()
+				}
+			case *rtcp.ReceiverReport:
+				for _, r := range p.Reports {
+					if r.SSRC == dt.track.SSRC() && dt.pub.kind == webrtc.RTPCodecTypeVideo {
+						dt.recv.loss.report(float64(r.FractionLost)/256, time.Now())
+					}
+				}
 			}
 		}
 	}

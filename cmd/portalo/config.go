@@ -39,6 +39,7 @@ type config struct {
 	TURNPort        int
 	TURNSecret      string
 	TURNURLs        []string
+	DebugAddr       string
 }
 
 // setting describes one configuration value.
@@ -171,6 +172,15 @@ func (c *config) settings() []setting {
 				}
 				c.TURNURLs = append(c.TURNURLs, u)
 			}
+			return nil
+		}},
+		{"debug-addr", "PORTALO_DEBUG_ADDR", "", "address (host:port) for Go's profiler at /debug/pprof/, for operators measuring the server; keep it on localhost; empty: off", func(v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("%q is not host:port", v)
+				}
+			}
+			c.DebugAddr = v
 			return nil
 		}},
 		{"shutdown-timeout", "PORTALO_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on shutdown", duration(&c.ShutdownTimeout)},

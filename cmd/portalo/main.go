@@ -211,6 +211,11 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		return err
 	}
 	defer stopTURN()
+	stopDebug, err := startDebug(cfg.DebugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	hub := signaling.NewHub(signaling.Config{
 		Media:      signaling.SFU(sfu),
 		Logger:     log.With("component", "signaling"),

@@ -1,0 +1,315 @@
+package media
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Sending many small UDP packets is what an SFU spends most of its CPU on:
+// each sendto(2) crosses into the kernel, walks the network stack and
+// wakes the receiver. batchConn sits under the ICE UDP mux and sends the
+// RTP packets queued since the last flush with as few system calls as
+// possible:
+//
+//   - the packets for one destination that have the same size (the
+//     packets of one video frame do: the publisher cuts a frame into
+//     equal parts) go out as one UDP GSO message (Linux UDP_SEGMENT): the
+//     kernel walks its stack once for all of them and the receiver still
+//     gets one datagram per packet;
+//   - the messages for all destinations go out in one sendmmsg(2).
+//
+// RTP is queued until Flush (the forwarding code calls it at the end of
+// each video frame) or until flushDelay has passed; everything else (STUN,
+// DTLS, RTCP) is sent at once. Where GSO is not available the packets go
+// out one per message, still in one sendmmsg.
+type batchConn struct {
+	*net.UDPConn
+	writer interface {
+		WriteBatch(ms []ipv4.Message, flags int) (int, error)
+	}
+	gso atomic.Bool
+
+	mu      sync.Mutex // the fields below
+	dests   map[netip.AddrPort]*destQueue
+	dirty   []*destQueue // queues with packets, in order of first packet
+	queued  int          // bytes queued
+	timer   *time.Timer
+	armed   bool
+	closed  bool
+	flushes uint64
+
+	sendMu sync.Mutex // one flush at a time; the fields below
+	out    []*destQueue
+	msgs   []ipv4.Message
+	oobs   [][]byte
+	stats  batchStats
+}
+
+// batchStats counts what the batcher did (tests, metrics).
+type batchStats struct {
+	Packets  uint64 // RTP packets sent through the batcher
+	Messages uint64 // messages handed to the kernel
+	Syscalls uint64 // sendmmsg calls
+}
+
+// destQueue is the packets waiting for one destination, back to back.
+type destQueue struct {
+	addr  netip.AddrPort
+	uaddr *net.UDPAddr
+	buf   []byte
+	sizes []int
+	used  uint64 // flush count when it last had packets
+}
+
+const (
+	// flushDelay bounds how long an RTP packet waits for a flush.
+	flushDelay = 3 * time.Millisecond
+	// maxQueuedBytes flushes early when this much is queued.
+	maxQueuedBytes = 1 << 20
+	// maxSegments and maxGSOBytes bound one GSO message (the kernel
+	// allows 64 segments and 64 KiB).
+	maxSegments = 32
+	maxGSOBytes = 60000
+	// udpSegment is the UDP_SEGMENT socket option (linux/udp.h).
+	udpSegment = 103
+	// pruneEvery is how many flushes pass between removals of idle
+	// destinations.
+	pruneEvery = 4096
+)
+
+func newBatchConn(c *net.UDPConn) *batchConn {
+	b := &batchConn{UDPConn: c, dests: map[netip.AddrPort]*destQueue{}}
+	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
+		b.writer = ipv4.NewPacketConn(c)
+	} else {
+		b.writer = ipv6.NewPacketConn(c)
+	}
+	b.gso.Store(true)
+	_ = c.SetWriteBuffer(4 << 20)
+	b.timer = time.AfterFunc(time.Hour, b.Flush)
+	b.timer.Stop()
+	return b
+}
+
+// isRTP tells RTP (and SRTP, whose header is clear) from STUN, DTLS and
+// RTCP (RFC 7983, RFC 5761).
+func isRTP(b []byte) bool {
+	return len(b) >= 12 && b[0]&0xc0 == 0x80 && (b[1]&0x7f < 64 || b[1]&0x7f > 95)
+}
+
+// ReadFromAddrPort and WriteToAddrPort make the ICE mux use batchConn's
+// allocation-free path.
+func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
+	return b.UDPConn.ReadFromUDPAddrPort(p)
+}
+
+func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
+	if !isRTP(p) || len(p) > 1500 {
+		return b.UDPConn.WriteToUDPAddrPort(p, addr)
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	q := b.dests[addr]
+	if q == nil {
+		q = &destQueue{addr: addr, uaddr: net.UDPAddrFromAddrPort(addr)}
+		b.dests[addr] = q
+	}
+	if len(q.sizes) == 0 {
+		b.dirty = append(b.dirty, q)
+	}
+	q.buf = append(q.buf, p...)
+	q.sizes = append(q.sizes, len(p))
+	b.queued += len(p)
+	full := b.queued >= maxQueuedBytes
+	if !b.armed && !full {
+		b.armed = true
+		b.timer.Reset(flushDelay)
+	}
+	b.mu.Unlock()
+	if full {
+		b.Flush()
+	}
+	return len(p), nil
+}
+
+func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return b.UDPConn.WriteTo(p, addr)
+	}
+	return b.WriteToAddrPort(p, ua.AddrPort())
+}
+
+// Flush sends every queued packet.
+func (b *batchConn) Flush() {
+	b.sendMu.Lock()
+	defer b.sendMu.Unlock()
+	b.mu.Lock()
+	if len(b.dirty) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	// Take the queues with packets; writers fill fresh ones meanwhile.
+	b.out = append(b.out[:0], b.dirty...)
+	b.dirty = b.dirty[:0]
+	for _, q := range b.out {
+		delete(b.dests, q.addr)
+	}
+	b.queued = 0
+	if b.armed {
+		b.armed = false
+		b.timer.Stop()
+	}
+	b.flushes++
+	flushes := b.flushes
+	if flushes%pruneEvery == 0 {
+		for a, q := range b.dests {
+			if flushes-q.used > pruneEvery {
+				delete(b.dests, a)
+			}
+		}
+	}
+	b.mu.Unlock()
+
+	b.send()
+
+	// Give the emptied queues back (unless a writer made a new one for
+	// the same destination meanwhile).
+	b.mu.Lock()
+	for _, q := range b.out {
+		q.buf, q.sizes, q.used = q.buf[:0], q.sizes[:0], flushes
+		if _, taken := b.dests[q.addr]; !taken && !b.closed {
+			b.dests[q.addr] = q
+		}
+	}
+	b.mu.Unlock()
+	clear(b.out)
+}
+
+// send builds the messages of b.out and hands them to the kernel.
+// sendMu held.
+func (b *batchConn) send() {
+	gso := b.gso.Load()
+	b.msgs = b.msgs[:0]
+	nOOB := 0
+	for _, q := range b.out {
+		b.stats.Packets += uint64(len(q.sizes))
+		off := 0
+		for i := 0; i < len(q.sizes); {
+			seg := q.sizes[i]
+			n, total := 1, seg
+			if gso {
+				// A run of equal sizes; the last one may be shorter.
+				for i+n < len(q.sizes) && n < maxSegments && total+q.sizes[i+n] <= maxGSOBytes {
+					s := q.sizes[i+n]
+					if s > seg {
+						break
+					}
+					n++
+					total += s
+					if s < seg {
+						break
+					}
+				}
+			}
+			m := ipv4.Message{Buffers: [][]byte{q.buf[off : off+total]}, Addr: q.uaddr}
+			if n > 1 {
+				m.OOB = b.segmentOOB(nOOB, seg)
+				nOOB++
+			}
+			b.msgs = append(b.msgs, m)
+			off += total
+			i += n
+		}
+	}
+	msgs := b.msgs
+	for len(msgs) > 0 {
+		n, err := b.writer.WriteBatch(msgs, 0)
+		b.stats.Syscalls++
+		if n > 0 {
+			b.stats.Messages += uint64(n)
+			msgs = msgs[n:]
+			continue
+		}
+		if err == nil || errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if len(msgs[0].OOB) > 0 && gsoUnsupported(err) {
+			// No GSO here: send the rest one packet per message.
+			b.gso.Store(false)
+			msgs = splitSegments(msgs)
+			continue
+		}
+		// The first message failed (an unreachable address, say): drop
+		// it as the network would, send the others.
+		msgs = msgs[1:]
+	}
+}
+
+// segmentOOB returns the i-th reusable control message carrying
+// UDP_SEGMENT = size.
+func (b *batchConn) segmentOOB(i, size int) []byte {
+	for len(b.oobs) <= i {
+		b.oobs = append(b.oobs, make([]byte, syscall.CmsgSpace(2)))
+	}
+	oob := b.oobs[i]
+	h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level = syscall.IPPROTO_UDP
+	h.Type = udpSegment
+	h.SetLen(syscall.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&oob[syscall.CmsgLen(0)])) = uint16(size)
+	return oob
+}
+
+func gsoUnsupported(err error) bool {
+	return errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL) ||
+		errors.Is(err, syscall.ENOPROTOOPT) || errors.Is(err, syscall.EOPNOTSUPP)
+}
+
+// splitSegments turns GSO messages back into one message per packet.
+func splitSegments(msgs []ipv4.Message) []ipv4.Message {
+	var out []ipv4.Message
+	for _, m := range msgs {
+		if len(m.OOB) == 0 {
+			out = append(out, m)
+			continue
+		}
+		size := int(*(*uint16)(unsafe.Pointer(&m.OOB[syscall.CmsgLen(0)])))
+		buf := m.Buffers[0]
+		for len(buf) > 0 {
+			n := min(size, len(buf))
+			out = append(out, ipv4.Message{Buffers: [][]byte{buf[:n]}, Addr: m.Addr})
+			buf = buf[n:]
+		}
+	}
+	return out
+}
+
+// Stats returns what the batcher has sent so far.
+func (b *batchConn) Stats() batchStats {
+	b.sendMu.Lock()
+	defer b.sendMu.Unlock()
+	return b.stats
+}
+
+// Close sends what is queued and closes the socket.
+func (b *batchConn) Close() error {
+	b.Flush()
+	b.mu.Lock()
+	b.closed = true
+	b.timer.Stop()
+	b.mu.Unlock()
+	return b.UDPConn.Close()
+}
