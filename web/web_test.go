@@ -62,9 +62,12 @@ func backends(t *testing.T, fn func(t *testing.T, h *harness)) {
 
 func newHarness(t *testing.T, store kv.Store) *harness {
 	t.Helper()
+	h := &harness{store: store, logs: &syncBuffer{}, ready: new(error)}
 	accts, err := accounts.New(context.Background(), store, accounts.Options{
 		Hash:                    accounts.HashParams{MemoryKiB: 64, Time: 1, Threads: 1},
 		LoginAttemptsPerAccount: 5,
+		// As in cmd/portalo: a deleted trainer leaves their workshops.
+		BeforeDelete: []func(context.Context, string) error{func(ctx context.Context, id string) error { return h.ws.UnassignTrainer(ctx, id) }},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +76,7 @@ func newHarness(t *testing.T, store kv.Store) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{accts: accts, store: store, logs: &syncBuffer{}, ready: new(error)}
+	h.accts = accts
 	h.ws = workshops.New(store, workshops.Options{IsTrainer: isTrainer(accts)})
 	h.srv, err = New(Config{
 		Accounts: accts,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,8 +46,9 @@ func (s *Server) workshopRoutes(e *gin.Engine) {
 	manage.GET("/:id", s.workshopEditPage)
 	manage.POST("/:id", s.workshopSave)
 	manage.POST("/:id/delete", s.workshopDeletePage)
-	manage.POST("/:id/dates/:date/cancel", s.workshopDatePage)
-	manage.POST("/:id/dates/:date/restore", s.workshopDatePage)
+	manage.POST("/:id/dates/:date/cancel", s.workshopDatePage("cancel", "FlashWorkshopDateCancelled"))
+	manage.POST("/:id/dates/:date/move", s.workshopDatePage("move", "FlashWorkshopDateMoved"))
+	manage.POST("/:id/dates/:date/restore", s.workshopDatePage("restore", "FlashWorkshopDateRestored"))
 
 	api := e.Group("/api/v1/workshops", s.requireLogin)
 	ed := api.Group("", s.requireWorkshopEditor)
@@ -238,8 +240,7 @@ func (s *Server) schedulePage(c *gin.Context) {
 		item.Description, item.DescLang = o.Workshop.DescriptionIn(l.Lang.Code)
 		item.HeldIn, _ = i18n.Lookup(o.Workshop.Language)
 		if o.Moved {
-			orig := time.Date(o.Date.Year, o.Date.Month, o.Date.Day, o.Workshop.Start.Hour, o.Workshop.Start.Minute, 0, 0, workshops.Berlin)
-			item.MovedFrom = weekdayName(l, orig.Weekday()) + ", " + dateText(l, orig) + ", " + orig.Format("15:04")
+			item.MovedFrom = whenText(l, o.Date, o.Workshop.Start)
 		}
 		w := &d.Weeks[wk]
 		w.Count++
@@ -495,8 +496,10 @@ func (s *Server) apiWorkshopRoom(c *gin.Context) {
 // The editor pages.
 
 type workshopRow struct {
-	ID, Title, TitleLang, When, Topic, Trainer string
-	HeldIn                                     i18n.Lang
+	ID, Title, TitleLang, When, Topic string
+	// Trainer is empty when the workshop has no trainer (any more).
+	Trainer string
+	HeldIn  i18n.Lang
 }
 
 func (s *Server) trainerNames(ctx context.Context) (map[string]string, []accounts.Account, error) {
@@ -540,24 +543,106 @@ func (s *Server) workshopListPage(c *gin.Context) {
 	s.render(c, http.StatusOK, "workshop_list", p)
 }
 
+// upcomingWeeks is how far ahead the editor lists a workshop's dates.
+const upcomingWeeks = 8
+
+// upcomingDate is one regular date on the editor page, with the form that
+// moves it.
 type upcomingDate struct {
 	Date, Label      string
 	Cancelled, Moved bool
 	MovedTo          string
+	// The move form: its fields' IDs, values and errors; Open when it
+	// is to be shown unfolded (it has an error).
+	MoveDateID, MoveStartID       string
+	MoveDateValue, MoveStartValue string
+	MoveDateError, MoveStartError *problem
+	Open                          bool
+}
+
+// changedDate is a cancelled or moved date on the editor page.
+type changedDate struct {
+	Date, Label string
+	Cancelled   bool
+	MovedTo     string
 }
 
 type workshopEditData struct {
-	ID         string
-	Texts      []option // one per language: Value = code, Label = name
-	Topics     []option
-	Languages  []option
-	Trainers   []option
+	ID        string
+	Texts     []option // one per language: Value = code, Label = name
+	Topics    []option
+	Languages []option
+	Trainers  []option
+	// NoTrainer: the workshop being edited has no (valid) trainer.
+	NoTrainer  bool
 	Weekdays   []option
 	Upcoming   []upcomingDate
+	Changed    []changedDate
+	Weeks      int
 	MaxTitle   int
 	MaxDesc    int
 	MinMinutes int
 	MaxMinutes int
+}
+
+// moveFieldID is the ID of a field ("date", "start") of the form that moves
+// the regular date d; problems with it are reported under this ID.
+func moveFieldID(d workshops.Date, field string) string {
+	return "move-" + d.String() + "-" + field
+}
+
+// whenText is a date and time in Berlin the way the language writes it.
+func whenText(l *i18n.Localizer, d workshops.Date, at workshops.TimeOfDay) string {
+	t := time.Date(d.Year, d.Month, d.Day, at.Hour, at.Minute, 0, 0, workshops.Berlin)
+	return weekdayName(l, t.Weekday()) + ", " + dateText(l, t) + ", " + at.String()
+}
+
+// datesOf lists, for the editor, the regular dates of w in the next
+// upcomingWeeks that have not ended by now, and the cancelled or moved
+// dates that are not over yet (also further ahead).
+func datesOf(l *i18n.Localizer, p *page, w workshops.Workshop, now time.Time) ([]upcomingDate, []changedDate) {
+	today := workshops.DateOf(now.In(workshops.Berlin))
+	var upcoming []upcomingDate
+	for d := today; d.Before(today.AddDays(7 * upcomingWeeks)); d = d.AddDays(1) {
+		if !w.Scheduled(d) {
+			continue
+		}
+		start := time.Date(d.Year, d.Month, d.Day, w.Start.Hour, w.Start.Minute, 0, 0, workshops.Berlin)
+		if !start.Add(time.Duration(w.Duration) * time.Minute).After(now) {
+			continue // over
+		}
+		u := upcomingDate{Date: d.String(), Label: whenText(l, d, w.Start),
+			MoveDateID: moveFieldID(d, "date"), MoveStartID: moveFieldID(d, "start")}
+		if ex, ok := w.Exceptions[d]; ok {
+			u.Cancelled, u.Moved = ex.Cancelled, !ex.Cancelled
+			if u.Moved {
+				u.MovedTo = whenText(l, ex.Date, ex.Start)
+			}
+		}
+		u.MoveDateValue, u.MoveStartValue = d.String(), w.Start.String()
+		if v, ok := p.Form[u.MoveDateID]; ok {
+			u.MoveDateValue = v
+		}
+		if v, ok := p.Form[u.MoveStartID]; ok {
+			u.MoveStartValue = v
+		}
+		u.MoveDateError, u.MoveStartError = p.FieldError[u.MoveDateID], p.FieldError[u.MoveStartID]
+		u.Open = u.MoveDateError != nil || u.MoveStartError != nil
+		upcoming = append(upcoming, u)
+	}
+	var changed []changedDate
+	for d, ex := range w.Exceptions {
+		if d.Before(today) && (ex.Cancelled || ex.Date.Before(today)) {
+			continue // in the past
+		}
+		cd := changedDate{Date: d.String(), Label: whenText(l, d, w.Start), Cancelled: ex.Cancelled}
+		if !ex.Cancelled {
+			cd.MovedTo = whenText(l, ex.Date, ex.Start)
+		}
+		changed = append(changed, cd)
+	}
+	slices.SortFunc(changed, func(a, b changedDate) int { return strings.Compare(a.Date, b.Date) })
+	return upcoming, changed
 }
 
 func (s *Server) workshopForm(c *gin.Context, p *page, id string) bool {
@@ -576,8 +661,11 @@ func (s *Server) workshopForm(c *gin.Context, p *page, id string) bool {
 	for _, t := range workshops.Topics {
 		d.Topics = append(d.Topics, option{Value: string(t), Label: topicLabel(l, t), Selected: p.Form["topic"] == string(t)})
 	}
+	d.NoTrainer = id != ""
 	for _, a := range trainers {
-		d.Trainers = append(d.Trainers, option{Value: a.ID, Label: a.Pseudonym, Selected: p.Form["trainer_id"] == a.ID})
+		sel := p.Form["trainer_id"] == a.ID
+		d.NoTrainer = d.NoTrainer && !sel
+		d.Trainers = append(d.Trainers, option{Value: a.ID, Label: a.Pseudonym, Selected: sel})
 	}
 	for i := 1; i <= 7; i++ {
 		wd := strconv.Itoa(i % 7)
@@ -589,23 +677,8 @@ func (s *Server) workshopForm(c *gin.Context, p *page, id string) bool {
 			s.failWith(c, err)
 			return false
 		}
-		// The next eight regular dates, to cancel or restore.
-		today := workshops.DateOf(time.Now().In(workshops.Berlin))
-		for dd := today; len(d.Upcoming) < 8 && dd.Before(today.AddDays(400)); dd = dd.AddDays(1) {
-			if !w.Scheduled(dd) {
-				continue
-			}
-			t := time.Date(dd.Year, dd.Month, dd.Day, w.Start.Hour, w.Start.Minute, 0, 0, workshops.Berlin)
-			u := upcomingDate{Date: dd.String(), Label: weekdayName(l, t.Weekday()) + ", " + dateText(l, t) + ", " + w.Start.String()}
-			if ex, ok := w.Exceptions[dd]; ok {
-				u.Cancelled, u.Moved = ex.Cancelled, !ex.Cancelled
-				if u.Moved {
-					mt := time.Date(ex.Date.Year, ex.Date.Month, ex.Date.Day, ex.Start.Hour, ex.Start.Minute, 0, 0, workshops.Berlin)
-					u.MovedTo = weekdayName(l, mt.Weekday()) + ", " + dateText(l, mt) + ", " + ex.Start.String()
-				}
-			}
-			d.Upcoming = append(d.Upcoming, u)
-		}
+		d.Upcoming, d.Changed = datesOf(l, p, w, time.Now())
+		d.Weeks = upcomingWeeks
 	}
 	p.Data = d
 	return true
@@ -718,16 +791,51 @@ func (s *Server) workshopDeletePage(c *gin.Context) {
 	s.flashAndRedirect(c, "FlashWorkshopDeleted", "/manage/workshops")
 }
 
-func (s *Server) workshopDatePage(c *gin.Context) {
-	action := "cancel"
-	flash := "FlashWorkshopDateCancelled"
-	if strings.HasSuffix(c.FullPath(), "/restore") {
-		action, flash = "restore", "FlashWorkshopDateRestored"
+// workshopDatePage cancels, moves or restores one date from the editor
+// page and returns to it with a confirmation. When something is wrong it
+// shows the page again with the problem, at the move form's fields when
+// they are the cause, and the entries kept.
+func (s *Server) workshopDatePage(action, flashID string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var to moveRequest
+		if action == "move" {
+			if !s.parseForm(c) {
+				return
+			}
+			to.Date, to.Start = formValue(c, "date"), formValue(c, "start")
+		}
+		w, changeErr := s.changeDate(c.Request.Context(), c.Param("id"), c.Param("date"), action, &to)
+		if changeErr == nil {
+			s.flashAndRedirect(c, flashID, fmt.Sprintf("/manage/workshops/%s#dates", w.ID))
+			return
+		}
+		status, pr := s.explain(c, changeErr)
+		if status >= 500 || status == http.StatusNotFound {
+			s.failWith(c, changeErr)
+			return
+		}
+		w, err := s.cfg.Workshops.Get(c.Request.Context(), c.Param("id"))
+		if err != nil {
+			s.failWith(c, err)
+			return
+		}
+		p := s.newPage(c, "WorkshopsEditTitle")
+		formFromWorkshop(p, w)
+		// Only the move form's entries are fields on the page; a problem
+		// with the date in the address (not a regular date, or not a date
+		// at all) goes to the summary alone.
+		pr.Field = ""
+		regular, dateErr := workshops.ParseDate(c.Param("date"))
+		var ie *workshops.InputError
+		if action == "move" && dateErr == nil {
+			p.Form[moveFieldID(regular, "date")], p.Form[moveFieldID(regular, "start")] = to.Date, to.Start
+			if errors.As(changeErr, &ie) && (ie.Code == "date_invalid" || ie.Code == "start_invalid") {
+				pr.Field = moveFieldID(regular, ie.Field)
+			}
+		}
+		p.addProblem(pr)
+		if s.workshopForm(c, p, w.ID) {
+			s.render(c, status, "workshop_edit", p)
+		}
 	}
-	w, err := s.changeDate(c.Request.Context(), c.Param("id"), c.Param("date"), action, nil)
-	if err != nil {
-		s.failWith(c, err)
-		return
-	}
-	s.flashAndRedirect(c, flash, fmt.Sprintf("/manage/workshops/%s#dates", w.ID))
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -527,6 +529,285 @@ func TestWorkshopEditorPages(t *testing.T) {
 		}
 		if w := h.do(t, "GET", "/manage/workshops/"+id, nil, en, editor); w.Code != 404 {
 			t.Fatalf("after delete: %d", w.Code)
+		}
+	})
+}
+
+// weekly creates a workshop for trainerID every week on the weekday of
+// tomorrow at 10:00 (Berlin), from today on; its first date is tomorrow.
+func (h *harness) weekly(t *testing.T, trainerID string) (workshops.Workshop, workshops.Date) {
+	t.Helper()
+	today := workshops.DateOf(time.Now().In(workshops.Berlin))
+	w, err := h.ws.Create(context.Background(), workshops.Workshop{
+		Title: map[string]string{"de": "Rückenfit", "en": "Healthy back"}, Topic: workshops.TopicMovement,
+		Language: "de", TrainerID: trainerID, Weekday: today.AddDays(1).Weekday(),
+		Start: workshops.TimeOfDay{Hour: 10}, StartsOn: today,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, today.AddDays(1)
+}
+
+// stored is the workshop as the store has it, for comparing before and
+// after a request.
+func (h *harness) stored(t *testing.T, id string) string {
+	t.Helper()
+	w, err := h.ws.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestWorkshopEditorDates: an editor cancels, moves and restores single
+// dates with the forms of the edit page; wrong entries come back on the
+// page, in the person's language, at the field concerned, and change
+// nothing; only editors and admins may.
+func TestWorkshopEditorDates(t *testing.T) {
+	backends(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		trainer, trainerCk := h.member(t, "Tina", accounts.RoleTrainer)
+		_, participant := h.member(t, "Paula")
+		_, editor := h.member(t, "Edda", accounts.RoleEditor)
+		w, d1 := h.weekly(t, trainer.ID)
+		d2, d3, far := d1.AddDays(7), d1.AddDays(14), d1.AddDays(70)
+		base := "/manage/workshops/" + w.ID
+		// A date beyond the listed weeks, changed through the API.
+		if _, err := h.ws.CancelDate(ctx, w.ID, far); err != nil {
+			t.Fatal(err)
+		}
+		post := func(path, lang string, vals map[string]string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+			t.Helper()
+			body, hdr := form(vals)
+			hdr["Accept-Language"] = lang
+			return h.do(t, "POST", path, body, hdr, cookies...)
+		}
+		page := func(cookies ...*http.Cookie) string {
+			t.Helper()
+			w := h.do(t, "GET", base, nil, map[string]string{"Accept-Language": "en"}, cookies...)
+			if w.Code != http.StatusOK {
+				t.Fatalf("edit page: %d", w.Code)
+			}
+			return w.Body.String()
+		}
+		// followFlash checks a Post/Redirect/Get answer and returns the page
+		// it leads to, with its confirmation.
+		followFlash := func(step string, w *httptest.ResponseRecorder, flash string) string {
+			t.Helper()
+			if w.Code != http.StatusSeeOther || w.Header().Get("Location") != base+"#dates" {
+				t.Fatalf("%s: %d to %q, %s", step, w.Code, w.Header().Get("Location"), w.Body)
+			}
+			body := page(editor, cookieFrom(w, flashCookie))
+			if !strings.Contains(body, `role="status">`+flash+`</p>`) {
+				t.Fatalf("%s: no confirmation %q", step, flash)
+			}
+			return body
+		}
+
+		body := page(editor)
+		if n := strings.Count(body, `/cancel"`); n != 8 {
+			t.Errorf("%d dates to cancel, want the 8 of the next 8 weeks", n)
+		}
+		for _, want := range []string{
+			`action="` + base + `/dates/` + d1.String() + `/move"`,
+			`<label for="move-` + d1.String() + `-date">New date</label>`,
+			`id="move-` + d1.String() + `-date" name="date" value="` + d1.String() + `"`,
+			`id="move-` + d1.String() + `-start" name="start" value="10:00"`,
+			`aria-label="Cancel this date: `, `aria-label="Move this date: `, "<legend>Move ",
+			`<li id="changed-` + far.String() + `">`, `/dates/` + far.String() + `/restore"`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("edit page lacks %s", want)
+			}
+		}
+		if strings.Contains(body, `/dates/`+far.String()+`/cancel"`) || strings.Contains(body, "<details open") {
+			t.Error("a date beyond 8 weeks is listed to cancel, or a move form is unfolded without reason")
+		}
+		for _, lang := range i18n.Languages {
+			w := h.do(t, "GET", base, nil, map[string]string{"Accept-Language": lang.Code}, editor)
+			if u := untranslatedWorkshop.FindString(w.Body.String()); w.Code != 200 || u != "" {
+				t.Errorf("%s: %d, untranslated %q", lang.Code, w.Code, u)
+			}
+		}
+
+		// Cancel, move, undo.
+		body = followFlash("cancel", post(base+"/dates/"+d1.String()+"/cancel", "en", nil, editor), "The date has been cancelled.")
+		if got, _ := h.ws.Get(ctx, w.ID); !got.Exceptions[d1].Cancelled {
+			t.Fatalf("not cancelled: %+v", got.Exceptions)
+		}
+		if strings.Contains(body, `/dates/`+d1.String()+`/cancel"`) || !strings.Contains(body, `<li id="changed-`+d1.String()+`">`) {
+			t.Error("the cancelled date is not listed as changed")
+		}
+		moveTo := d2.AddDays(1)
+		body = followFlash("move", post(base+"/dates/"+d2.String()+"/move", "en", map[string]string{"date": " " + moveTo.String() + " ", "start": "18:30"}, editor), "The date has been moved.")
+		got, _ := h.ws.Get(ctx, w.ID)
+		if ex := got.Exceptions[d2]; ex.Cancelled || ex.Date != moveTo || ex.Start != (workshops.TimeOfDay{Hour: 18, Minute: 30}) || ex.Duration != 60 {
+			t.Fatalf("moved: %+v", got.Exceptions)
+		}
+		if !regexp.MustCompile(`moved to [A-Za-z]+day, \d\d/\d\d/\d{4}, 18:30`).MatchString(body) {
+			t.Error("the page does not say where the date went")
+		}
+		followFlash("undo", post(base+"/dates/"+d1.String()+"/restore", "en", nil, editor), "The date takes place again.")
+		if got, _ := h.ws.Get(ctx, w.ID); len(got.Exceptions) != 2 || got.Exceptions[d1] != (workshops.Exception{}) {
+			t.Fatalf("after undo: %+v", got.Exceptions)
+		}
+
+		// Wrong entries: a 4xx with the message on the page, at the field
+		// when it is one of the move form's, the entries kept, nothing
+		// changed.
+		moveField := func(field string) string { return "move-" + d3.String() + "-" + field }
+		cases := []struct {
+			name, action, date, lang string
+			vals                     map[string]string
+			status                   int
+			msg, field               string
+		}{
+			{"impossible date", "move", d3.String(), "en", map[string]string{"date": "2026-02-30", "start": "10:00"}, 422, "Please enter a valid date like 2026-03-30.", moveField("date")},
+			{"date written another way", "move", d3.String(), "de", map[string]string{"date": "30.03.2026", "start": "10:00"}, 422, "Bitte geben Sie ein gültiges Datum wie 2026-03-30 ein.", moveField("date")},
+			{"no date", "move", d3.String(), "tr", map[string]string{"date": "", "start": "10:00"}, 422, "2026-03-30", moveField("date")},
+			{"impossible time", "move", d3.String(), "ru", map[string]string{"date": d3.String(), "start": "25:00"}, 422, "10:00", moveField("start")},
+			{"time written another way", "move", d3.String(), "ar", map[string]string{"date": d3.String(), "start": "6 pm"}, 422, "10:00", moveField("start")},
+			{"not a regular date", "move", d3.AddDays(1).String(), "en", map[string]string{"date": d3.String(), "start": "10:00"}, 422, "does not regularly take place", ""},
+			{"cancel a date that is not regular", "cancel", d3.AddDays(1).String(), "en", nil, 422, "does not regularly take place", ""},
+			{"undo on a date that is not regular", "restore", d3.AddDays(-2).String(), "de", nil, 422, "nicht regulär", ""},
+			{"no date in the address", "cancel", "soon", "en", nil, 422, "valid date", ""},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				before := h.stored(t, w.ID)
+				rec := post(base+"/dates/"+tc.date+"/"+tc.action, tc.lang, tc.vals, editor)
+				body := rec.Body.String()
+				if rec.Code != tc.status || !strings.Contains(body, tc.msg) || !strings.Contains(body, `<html lang="`+tc.lang+`"`) {
+					t.Fatalf("%d, want %d with %q in %s", rec.Code, tc.status, tc.msg, tc.lang)
+				}
+				if !strings.Contains(body, `id="error-summary"`) {
+					t.Error("no error summary")
+				}
+				if tc.field != "" {
+					for _, want := range []string{
+						`<a href="#` + tc.field + `">`, `<p class="field-error" id="` + tc.field + `-error">`,
+						`id="` + tc.field + `" name="` + strings.TrimPrefix(tc.field, "move-"+d3.String()+"-") + `" value="` + template.HTMLEscapeString(tc.vals[strings.TrimPrefix(tc.field, "move-"+d3.String()+"-")]) + `"`,
+						`aria-describedby="` + tc.field + `-hint ` + tc.field + `-error" aria-invalid="true"`,
+						"<details open>",
+					} {
+						if !strings.Contains(body, want) {
+							t.Errorf("page lacks %s", want)
+						}
+					}
+				} else if strings.Contains(body, `aria-invalid="true"`) {
+					t.Error("a field is marked although the address was wrong")
+				}
+				if strings.Count(body, `aria-invalid="true"`) > 1 {
+					t.Error("more than one field marked")
+				}
+				if after := h.stored(t, w.ID); after != before {
+					t.Errorf("changed:\n%s\n%s", before, after)
+				}
+			})
+		}
+		if rec := post("/manage/workshops/nope/dates/"+d1.String()+"/cancel", "en", nil, editor); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "This workshop does not exist.") {
+			t.Errorf("unknown workshop: %d", rec.Code)
+		}
+
+		// Only editors and admins.
+		before := h.stored(t, w.ID)
+		for _, action := range []string{"cancel", "move", "restore"} {
+			path := base + "/dates/" + d3.String() + "/" + action
+			vals := map[string]string{"date": d3.AddDays(1).String(), "start": "12:00"}
+			if rec := post(path, "en", vals); rec.Code != http.StatusUnauthorized {
+				t.Errorf("anonymous %s: %d", action, rec.Code)
+			}
+			for name, ck := range map[string]*http.Cookie{"participant": participant, "trainer": trainerCk} {
+				if rec := post(path, "en", vals, ck); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "not allowed") {
+					t.Errorf("%s %s: %d", name, action, rec.Code)
+				}
+			}
+		}
+		if after := h.stored(t, w.ID); after != before {
+			t.Errorf("refused requests changed the workshop:\n%s\n%s", before, after)
+		}
+	})
+}
+
+// TestDeletedTrainerLeavesWorkshop: a trainer deletes their account
+// through the API; their workshop stays on the schedule with no trainer,
+// the editor pages say so, and it can be edited and given a new trainer.
+func TestDeletedTrainerLeavesWorkshop(t *testing.T) {
+	backends(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		trainer, trainerCk := h.member(t, "Tina", accounts.RoleTrainer)
+		other, _ := h.member(t, "Tom", accounts.RoleTrainer)
+		_, editor := h.member(t, "Edda", accounts.RoleEditor)
+		w, _ := h.weekly(t, trainer.ID)
+		kept, _ := h.weekly(t, other.ID)
+		en := map[string]string{"Accept-Language": "en"}
+
+		r, hdr := jsonBody(map[string]string{"password": "long enough"})
+		if rec := h.do(t, "DELETE", "/api/v1/me", r, hdr, trainerCk); rec.Code != http.StatusNoContent {
+			t.Fatalf("delete account: %d %s", rec.Code, rec.Body)
+		}
+		if _, err := h.accts.Get(ctx, trainer.ID); !errors.Is(err, accounts.ErrNotFound) {
+			t.Fatalf("account still there: %v", err)
+		}
+
+		rec := h.do(t, "GET", "/api/v1/workshops/"+w.ID, nil, en, editor)
+		var got struct{ Workshop workshops.Workshop }
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != 200 || err != nil || got.Workshop.ID != w.ID || got.Workshop.TrainerID != "" || got.Workshop.Weekday != w.Weekday {
+			t.Fatalf("workshop after the deletion: %d %s", rec.Code, rec.Body)
+		}
+		if k, _ := h.ws.Get(ctx, kept.ID); k.TrainerID != other.ID {
+			t.Fatalf("another trainer's workshop lost its trainer: %+v", k)
+		}
+		if body := h.do(t, "GET", "/workshops", nil, en).Body.String(); !strings.Contains(body, "Healthy back") {
+			t.Error("the workshop left the public schedule")
+		}
+		list := h.do(t, "GET", "/manage/workshops", nil, en, editor).Body.String()
+		if !strings.Contains(list, "<td><strong>No trainer assigned</strong></td>") || !strings.Contains(list, "<td>Tom</td>") {
+			t.Fatalf("list does not show the missing trainer:\n%s", list)
+		}
+		edit := h.do(t, "GET", "/manage/workshops/"+w.ID, nil, en, editor).Body.String()
+		for _, want := range []string{
+			`<p class="hint" id="trainer_id-note"><strong>No trainer assigned.</strong>`,
+			`aria-describedby="trainer_id-note"`, `<option value="" selected>No trainer assigned</option>`,
+			`<option value="` + other.ID + `">Tom</option>`,
+		} {
+			if !strings.Contains(edit, want) {
+				t.Errorf("edit page lacks %s", want)
+			}
+		}
+		if strings.Contains(h.do(t, "GET", "/manage/workshops/"+kept.ID, nil, en, editor).Body.String(), "trainer_id-note") {
+			t.Error("a workshop with a trainer says it has none")
+		}
+
+		// The editor fixes a title without a trainer at hand, then assigns
+		// one.
+		vals := map[string]string{"title_en": "Healthy back", "title_de": "Rücken fit", "topic": "movement", "language": "de",
+			"trainer_id": "", "weekday": strconv.Itoa(int(w.Weekday)), "start": "10:00", "duration": "60", "starts_on": w.StartsOn.String()}
+		save := func() *httptest.ResponseRecorder {
+			body, hdr := form(vals)
+			hdr["Accept-Language"] = "en"
+			return h.do(t, "POST", "/manage/workshops/"+w.ID, body, hdr, editor)
+		}
+		if rec := save(); rec.Code != http.StatusSeeOther {
+			t.Fatalf("save without trainer: %d %s", rec.Code, rec.Body)
+		}
+		if g, _ := h.ws.Get(ctx, w.ID); g.Title["de"] != "Rücken fit" || g.TrainerID != "" {
+			t.Fatalf("after save: %+v", g)
+		}
+		vals["trainer_id"] = other.ID
+		if rec := save(); rec.Code != http.StatusSeeOther {
+			t.Fatalf("assign a trainer: %d %s", rec.Code, rec.Body)
+		}
+		if g, _ := h.ws.Get(ctx, w.ID); g.TrainerID != other.ID {
+			t.Fatalf("after assigning: %+v", g)
+		}
+		if body := h.do(t, "GET", "/manage/workshops", nil, en, editor).Body.String(); strings.Contains(body, "No trainer assigned") {
+			t.Error("the list still says no trainer")
 		}
 	})
 }

@@ -97,7 +97,11 @@ type Workshop struct {
 	Description map[string]string `json:"description,omitempty"`
 	Topic       Topic             `json:"topic"`
 	// Language is the language the workshop is held in.
-	Language  string `json:"language"`
+	Language string `json:"language"`
+	// TrainerID is the account that leads the workshop. It is empty when
+	// that account was deleted (see UnassignTrainer): the workshop still
+	// takes place and admins moderate its rooms until an editor chooses
+	// another trainer.
 	TrainerID string `json:"trainer_id"`
 	// Weekday (0 = Sunday) and Start (Berlin time) say when it recurs;
 	// Duration is in minutes.
@@ -242,8 +246,9 @@ func randomID(n int) (string, error) {
 }
 
 // normalize checks a workshop's definition and returns it cleaned up (texts
-// trimmed, empty ones dropped, the default duration filled in).
-func (s *Service) normalize(ctx context.Context, w Workshop) (Workshop, error) {
+// trimmed, empty ones dropped, the default duration filled in). An empty
+// trainer is refused only when requireTrainer is set.
+func (s *Service) normalize(ctx context.Context, w Workshop, requireTrainer bool) (Workshop, error) {
 	texts := func(field string, in map[string]string, max int) (map[string]string, error) {
 		out := map[string]string{}
 		for lang, v := range in {
@@ -308,7 +313,10 @@ func (s *Service) normalize(ctx context.Context, w Workshop) (Workshop, error) {
 	}
 	w.TrainerID = strings.TrimSpace(w.TrainerID)
 	if w.TrainerID == "" {
-		return Workshop{}, inputErr("trainer_id", "trainer_required")
+		if requireTrainer {
+			return Workshop{}, inputErr("trainer_id", "trainer_required")
+		}
+		return w, nil
 	}
 	if s.opt.IsTrainer != nil {
 		ok, err := s.opt.IsTrainer(ctx, w.TrainerID)
@@ -326,7 +334,7 @@ func (s *Service) normalize(ctx context.Context, w Workshop) (Workshop, error) {
 // Exceptions given are ignored; dates are changed with CancelDate and
 // MoveDate.
 func (s *Service) Create(ctx context.Context, w Workshop) (Workshop, error) {
-	w, err := s.normalize(ctx, w)
+	w, err := s.normalize(ctx, w, true)
 	if err != nil {
 		return Workshop{}, err
 	}
@@ -352,16 +360,21 @@ func (s *Service) Create(ctx context.Context, w Workshop) (Workshop, error) {
 
 // Update replaces the definition of the workshop w.ID. Its exceptions are
 // kept as long as their dates are still regular dates; CreatedAt is kept.
+// A trainer is required, except that a workshop that has none (its
+// trainer's account was deleted) may be edited without choosing one yet.
 func (s *Service) Update(ctx context.Context, w Workshop) (Workshop, error) {
 	if !validID(w.ID) {
 		return Workshop{}, ErrNotFound
 	}
-	w, err := s.normalize(ctx, w)
+	w, err := s.normalize(ctx, w, false)
 	if err != nil {
 		return Workshop{}, err
 	}
 	now := s.stamp()
 	return s.modify(ctx, w.ID, func(cur *Workshop) error {
+		if w.TrainerID == "" && cur.TrainerID != "" {
+			return inputErr("trainer_id", "trainer_required")
+		}
 		next := w
 		next.CreatedAt = cur.CreatedAt
 		next.UpdatedAt = now
@@ -477,6 +490,38 @@ func (s *Service) List(ctx context.Context) ([]Workshop, error) {
 		return a.ID < b.ID
 	})
 	return out, nil
+}
+
+// UnassignTrainer removes the account accountID as trainer from every
+// workshop that names it. The workshops keep their schedule and then have
+// no trainer (admins still join their rooms as moderators) until an editor
+// chooses another one. It suits accounts.Options.BeforeDelete: an error
+// stops the deletion of the account, and running it again is harmless.
+func (s *Service) UnassignTrainer(ctx context.Context, accountID string) error {
+	if accountID == "" {
+		return nil
+	}
+	all, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.stamp()
+	for _, w := range all {
+		if w.TrainerID != accountID {
+			continue
+		}
+		_, err := s.modify(ctx, w.ID, func(cur *Workshop) error {
+			if cur.TrainerID == accountID { // it may have changed since List
+				cur.TrainerID = ""
+				cur.UpdatedAt = now
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) { // deleted meanwhile: nothing to do
+			return err
+		}
+	}
+	return nil
 }
 
 // CancelDate cancels the workshop on the regular date d (undoing a move of

@@ -3,7 +3,10 @@ package workshops
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -669,4 +672,127 @@ func TestDatesAndTimes(t *testing.T) {
 	if Berlin.String() != "Europe/Berlin" {
 		t.Fatal(Berlin)
 	}
+}
+
+// TestUnassignTrainer: deleting a trainer's account (the BeforeDelete hook)
+// leaves their workshops running without a trainer, touches no one else's,
+// and can run again; such a workshop can be edited without a trainer until
+// it gets another one, after which it cannot lose it again.
+func TestUnassignTrainer(t *testing.T) {
+	storetest.KV(t, func(t *testing.T, store kv.Store) {
+		ctx := context.Background()
+		clock := utc(t, "2026-03-02T08:00:00Z")
+		s := New(store, Options{
+			IsTrainer: func(_ context.Context, id string) (bool, error) { return id == trainer || id == "trainer2", nil },
+			Now:       func() time.Time { return clock },
+		})
+		mk := func(trainerID, title string) Workshop {
+			t.Helper()
+			in := sample(t)
+			in.TrainerID, in.Title = trainerID, map[string]string{"de": title}
+			w, err := s.Create(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}
+		a, b, other := mk(trainer, "A"), mk(trainer, "B"), mk("trainer2", "C")
+		if _, err := s.CancelDate(ctx, a.ID, date(t, "2026-03-08")); err != nil {
+			t.Fatal(err)
+		}
+		before, err := s.Get(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		clock = clock.Add(time.Hour)
+		for _, id := range []string{"", "nobody", "trainer2:"} {
+			if err := s.UnassignTrainer(ctx, id); err != nil {
+				t.Fatalf("unassign %q: %v", id, err)
+			}
+		}
+		if err := s.UnassignTrainer(ctx, trainer); err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			id, trainer string
+			updated     bool
+		}{{a.ID, "", true}, {b.ID, "", true}, {other.ID, "trainer2", false}}
+		for _, tc := range cases {
+			got, err := s.Get(ctx, tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.TrainerID != tc.trainer || got.UpdatedAt.Equal(clock) != tc.updated {
+				t.Errorf("%s: trainer %q, updated %s", got.Title["de"], got.TrainerID, got.UpdatedAt)
+			}
+		}
+		// Everything else about the workshop stays: schedule, exceptions.
+		after, err := s.Get(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after.TrainerID, after.UpdatedAt = before.TrainerID, before.UpdatedAt
+		if ab, bb := mustJSON(t, after), mustJSON(t, before); ab != bb {
+			t.Errorf("workshop changed beyond its trainer:\n%s\n%s", ab, bb)
+		}
+		occs, err := s.Occurrences(ctx, utc(t, "2026-03-07T00:00:00Z"), utc(t, "2026-03-16T00:00:00Z"), Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotOccs []string
+		for _, o := range occs {
+			gotOccs = append(gotOccs, fmt.Sprintf("%s %s %v", o.Workshop.Title["de"], o.Date, o.Cancelled))
+		}
+		slices.Sort(gotOccs) // same start: the order is by (random) ID
+		want := "A 2026-03-08 true,A 2026-03-15 false,B 2026-03-08 false,B 2026-03-15 false,C 2026-03-08 false,C 2026-03-15 false"
+		if strings.Join(gotOccs, ",") != want {
+			t.Errorf("occurrences %v, want %s", gotOccs, want)
+		}
+		// Again: nothing left to do, nothing changes.
+		clock = clock.Add(time.Hour)
+		if err := s.UnassignTrainer(ctx, trainer); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, b.ID); got.UpdatedAt.Equal(clock) {
+			t.Error("a second run rewrote a workshop")
+		}
+
+		// Editing a workshop without trainer keeps it without one; once it
+		// has one again, it cannot be saved without.
+		after.Title["en"] = "A in English"
+		after.TrainerID = " "
+		if got, err := s.Update(ctx, after); err != nil || got.TrainerID != "" || got.Title["en"] != "A in English" {
+			t.Fatalf("edit without trainer: %v %+v", err, got)
+		}
+		var ie *InputError
+		if _, err := s.Update(ctx, Workshop{ID: other.ID, Title: other.Title, Topic: other.Topic, Language: other.Language,
+			Weekday: other.Weekday, Start: other.Start, StartsOn: other.StartsOn}); !errors.As(err, &ie) || ie.Code != "trainer_required" {
+			t.Fatalf("dropping a trainer by an edit: %v", err)
+		}
+		after.TrainerID = "participant"
+		if _, err := s.Update(ctx, after); !errors.As(err, &ie) || ie.Code != "trainer_invalid" {
+			t.Fatalf("assigning a non-trainer: %v", err)
+		}
+		after.TrainerID = "trainer2"
+		if got, err := s.Update(ctx, after); err != nil || got.TrainerID != "trainer2" {
+			t.Fatalf("assigning a new trainer: %v %+v", err, got)
+		}
+		after.TrainerID = ""
+		if _, err := s.Update(ctx, after); !errors.As(err, &ie) || ie.Code != "trainer_required" {
+			t.Fatalf("dropping the new trainer: %v", err)
+		}
+		if got, _ := s.Get(ctx, other.ID); got.TrainerID != "trainer2" {
+			t.Fatalf("refused edit changed the workshop: %+v", got)
+		}
+	})
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -182,7 +182,12 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	}
 	defer st.Close()
 
-	acct, err := accounts.New(ctx, st.kv, accountOptions(cfg))
+	// Deleting a trainer's account unassigns it from its workshops; ws is
+	// set below, before the server can delete any account.
+	var ws *workshops.Service
+	acctOpt := accountOptions(cfg)
+	acctOpt.BeforeDelete = append(acctOpt.BeforeDelete, func(ctx context.Context, id string) error { return ws.UnassignTrainer(ctx, id) })
+	acct, err := accounts.New(ctx, st.kv, acctOpt)
 	if err != nil {
 		return err
 	}
@@ -190,7 +195,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	ws := workshops.New(st.kv, workshops.Options{IsTrainer: func(ctx context.Context, id string) (bool, error) {
+	ws = workshops.New(st.kv, workshops.Options{IsTrainer: func(ctx context.Context, id string) (bool, error) {
 		a, err := acct.Get(ctx, id)
 		if errors.Is(err, accounts.ErrNotFound) {
 			return false, nil
