@@ -45,7 +45,7 @@ type batchConn struct {
 	timer   *time.Timer
 	armed   bool
 	closed  bool
-	flushes uint64
+	flushes uint64 // also the generation of destQueue.used
 
 	sendMu sync.Mutex // one flush at a time; the fields below
 	out    []*destQueue
@@ -61,13 +61,17 @@ type batchStats struct {
 	Syscalls uint64 // sendmmsg calls
 }
 
-// destQueue is the packets waiting for one destination, back to back.
+// destQueue is the packets waiting for one destination, back to back,
+// and the ones being sent (a flush swaps the two, so that writers go on
+// while it sends and no buffer is ever allocated again).
 type destQueue struct {
-	addr  netip.AddrPort
-	uaddr *net.UDPAddr
-	buf   []byte
-	sizes []int
-	used  uint64 // flush count when it last had packets
+	addr      netip.AddrPort
+	uaddr     *net.UDPAddr
+	buf       []byte
+	sizes     []int
+	sendBuf   []byte // sendMu
+	sendSizes []int  // sendMu
+	used      uint64 // flush count when it last had packets
 }
 
 const (
@@ -161,22 +165,23 @@ func (b *batchConn) Flush() {
 		b.mu.Unlock()
 		return
 	}
-	// Take the queues with packets; writers fill fresh ones meanwhile.
+	// Take the queued packets; writers fill the other buffers meanwhile.
 	b.out = append(b.out[:0], b.dirty...)
 	b.dirty = b.dirty[:0]
+	b.flushes++
 	for _, q := range b.out {
-		delete(b.dests, q.addr)
+		q.buf, q.sendBuf = q.sendBuf[:0], q.buf
+		q.sizes, q.sendSizes = q.sendSizes[:0], q.sizes
+		q.used = b.flushes
 	}
 	b.queued = 0
 	if b.armed {
 		b.armed = false
 		b.timer.Stop()
 	}
-	b.flushes++
-	flushes := b.flushes
-	if flushes%pruneEvery == 0 {
+	if b.flushes%pruneEvery == 0 {
 		for a, q := range b.dests {
-			if flushes-q.used > pruneEvery {
+			if b.flushes-q.used > pruneEvery {
 				delete(b.dests, a)
 			}
 		}
@@ -184,17 +189,6 @@ func (b *batchConn) Flush() {
 	b.mu.Unlock()
 
 	b.send()
-
-	// Give the emptied queues back (unless a writer made a new one for
-	// the same destination meanwhile).
-	b.mu.Lock()
-	for _, q := range b.out {
-		q.buf, q.sizes, q.used = q.buf[:0], q.sizes[:0], flushes
-		if _, taken := b.dests[q.addr]; !taken && !b.closed {
-			b.dests[q.addr] = q
-		}
-	}
-	b.mu.Unlock()
 	clear(b.out)
 }
 
@@ -205,15 +199,16 @@ func (b *batchConn) send() {
 	b.msgs = b.msgs[:0]
 	nOOB := 0
 	for _, q := range b.out {
-		b.stats.Packets += uint64(len(q.sizes))
+		sizes := q.sendSizes
+		b.stats.Packets += uint64(len(sizes))
 		off := 0
-		for i := 0; i < len(q.sizes); {
-			seg := q.sizes[i]
+		for i := 0; i < len(sizes); {
+			seg := sizes[i]
 			n, total := 1, seg
 			if gso {
 				// A run of equal sizes; the last one may be shorter.
-				for i+n < len(q.sizes) && n < maxSegments && total+q.sizes[i+n] <= maxGSOBytes {
-					s := q.sizes[i+n]
+				for i+n < len(sizes) && n < maxSegments && total+sizes[i+n] <= maxGSOBytes {
+					s := sizes[i+n]
 					if s > seg {
 						break
 					}
@@ -224,7 +219,7 @@ func (b *batchConn) send() {
 					}
 				}
 			}
-			m := ipv4.Message{Buffers: [][]byte{q.buf[off : off+total]}, Addr: q.uaddr}
+			m := ipv4.Message{Buffers: [][]byte{q.sendBuf[off : off+total]}, Addr: q.uaddr}
 			if n > 1 {
 				m.OOB = b.segmentOOB(nOOB, seg)
 				nOOB++

@@ -69,7 +69,8 @@ type localTrack struct {
 	stream  webrtc.TrackLocalWriter
 	abs     [3]byte
 	ext     [1]rtp.Extension
-	packets uint32 // for sender reports
+	hdr     rtp.Header // scratch for write
+	packets uint32     // for sender reports
 	octets  uint32
 	lastTS  uint32
 	lastAt  time.Time
@@ -148,7 +149,8 @@ func (t *localTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now time.Time
 	if !t.bound {
 		return
 	}
-	h := pkt.Header
+	t.hdr = pkt.Header // a field, not a local: a local would escape to the heap
+	h := &t.hdr
 	h.SequenceNumber, h.Timestamp, h.SSRC, h.PayloadType = seq, ts, t.ssrc, t.pt
 	// The publisher's header extensions use the up connection's IDs:
 	// drop them; add the send time for the receiver's estimate.
@@ -158,7 +160,7 @@ func (t *localTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now time.Time
 		h.Extensions = t.ext[:0] // no allocation: SetExtension appends here
 		_ = h.SetExtension(t.absID, t.abs[:])
 	}
-	if _, err := t.stream.WriteRTP(&h, pkt.Payload); err != nil {
+	if _, err := t.stream.WriteRTP(h, pkt.Payload); err != nil {
 		return
 	}
 	t.packets++

@@ -1,0 +1,198 @@
+package catalog
+
+import (
+	"mime"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"portalo/store/blob"
+)
+
+// Limits on an item.
+const (
+	MaxTitleLen        = 200  // runes
+	MaxDescriptionLen  = 5000 // runes
+	MaxStatusDetailLen = 1000 // runes
+	MaxDuration        = 24 * time.Hour
+	maxIDLen           = 64
+	maxRoleLen         = 32
+	maxFilesPerVersion = 100
+)
+
+// validID reports whether id can name an item: lowercase ASCII letters,
+// digits and inner hyphens, at most 64 bytes. New items get random IDs;
+// others (demo content placed in the bucket) may use readable ones.
+func validID(id string) bool {
+	if id == "" || len(id) > maxIDLen || id[0] == '-' || id[len(id)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// textOK refuses invalid UTF-8 and control characters other than line
+// breaks and tabs.
+func textOK(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\t'
+	})
+}
+
+// normalizeTexts trims the texts of one field, drops empty ones and checks
+// languages, characters and length.
+func normalizeTexts(field string, in map[string]string, maxLen int, singleLine bool) (map[string]string, error) {
+	var out map[string]string
+	for lang, v := range in {
+		if !ValidLanguage(lang) {
+			return nil, inputErr(field, "language_invalid")
+		}
+		v = strings.TrimSpace(strings.ReplaceAll(v, "\r\n", "\n"))
+		if !textOK(v) || singleLine && strings.ContainsAny(v, "\n\t") {
+			return nil, inputErr(field+"_"+lang, field+"_invalid")
+		}
+		if utf8.RuneCountInString(v) > maxLen {
+			return nil, inputErr(field+"_"+lang, field+"_too_long")
+		}
+		if v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[lang] = v
+		}
+	}
+	return out, nil
+}
+
+// normalizeMeta checks what an editor wrote and returns it cleaned up.
+// An empty slug stays empty (the caller derives or keeps one).
+func normalizeMeta(m Meta) (Meta, error) {
+	var err error
+	switch {
+	case m.Kind == "":
+		return Meta{}, inputErr("kind", "kind_required")
+	case !ValidKind(m.Kind):
+		return Meta{}, inputErr("kind", "kind_invalid")
+	}
+	if m.Title, err = normalizeTexts("title", m.Title, MaxTitleLen, true); err != nil {
+		return Meta{}, err
+	}
+	if len(m.Title) == 0 {
+		return Meta{}, inputErr("title", "title_required")
+	}
+	if m.Description, err = normalizeTexts("description", m.Description, MaxDescriptionLen, false); err != nil {
+		return Meta{}, err
+	}
+	m.Slug = strings.ToLower(strings.TrimSpace(m.Slug))
+	switch {
+	case len(m.Slug) > MaxSlugLen:
+		return Meta{}, inputErr("slug", "slug_too_long")
+	case m.Slug != "" && !ValidSlug(m.Slug):
+		return Meta{}, inputErr("slug", "slug_invalid")
+	case m.Topic == "":
+		return Meta{}, inputErr("topic", "topic_required")
+	case !ValidTopic(m.Topic):
+		return Meta{}, inputErr("topic", "topic_invalid")
+	case m.Audience == "":
+		return Meta{}, inputErr("audience", "audience_required")
+	case !ValidAudience(m.Audience):
+		return Meta{}, inputErr("audience", "audience_invalid")
+	}
+	return m, nil
+}
+
+// validFileKey reports whether key may be one of the files of the item
+// with id: a valid object key under its prefix, neither the manifest nor
+// the deletion marker.
+func validFileKey(id, key string) bool {
+	return blob.ValidKey(key) && strings.HasPrefix(key, Prefix(id)) && key != ManifestKey(id) && key != deletingKey(id)
+}
+
+// validRole reports whether role is a lowercase word: a letter, then
+// letters, digits or hyphens, at most 32 bytes.
+func validRole(role string) bool {
+	if role == "" || len(role) > maxRoleLen || role[0] < 'a' || role[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(role); i++ {
+		c := role[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeMedia checks what the processing step reports for the item with
+// id and returns it cleaned up: versions without files and empty subtitle
+// keys are dropped.
+func normalizeMedia(id string, m Media) (Media, error) {
+	if m.Duration < 0 || m.Duration > MaxDuration {
+		return Media{}, inputErr("duration", "duration_invalid")
+	}
+	m.Duration = m.Duration.Truncate(time.Millisecond) // the manifest's precision
+	if m.Poster != "" && !validFileKey(id, m.Poster) {
+		return Media{}, inputErr("poster", "key_invalid")
+	}
+	var versions map[string]Version
+	for lang, v := range m.Versions {
+		if !ValidLanguage(lang) {
+			return Media{}, inputErr("versions", "language_invalid")
+		}
+		if len(v.Files) == 0 {
+			continue
+		}
+		field := "versions_" + lang
+		if len(v.Files) > maxFilesPerVersion {
+			return Media{}, inputErr(field, "too_many_files")
+		}
+		seen := make(map[string]bool, len(v.Files))
+		for _, f := range v.Files {
+			switch {
+			case !validFileKey(id, f.Key):
+				return Media{}, inputErr(field, "key_invalid")
+			case seen[f.Key]:
+				return Media{}, inputErr(field, "key_duplicate")
+			case !validRole(f.Role):
+				return Media{}, inputErr(field, "role_invalid")
+			case f.Size < 0:
+				return Media{}, inputErr(field, "size_invalid")
+			}
+			if f.ContentType != "" {
+				if _, _, err := mime.ParseMediaType(f.ContentType); err != nil {
+					return Media{}, inputErr(field, "content_type_invalid")
+				}
+			}
+			seen[f.Key] = true
+		}
+		if versions == nil {
+			versions = map[string]Version{}
+		}
+		versions[lang] = v
+	}
+	m.Versions = versions
+	var subs map[string]string
+	for lang, key := range m.Subtitles {
+		if !ValidLanguage(lang) {
+			return Media{}, inputErr("subtitles", "language_invalid")
+		}
+		if key == "" {
+			continue
+		}
+		if !validFileKey(id, key) {
+			return Media{}, inputErr("subtitles_"+lang, "key_invalid")
+		}
+		if subs == nil {
+			subs = map[string]string{}
+		}
+		subs[lang] = key
+	}
+	m.Subtitles = subs
+	return m, nil
+}
