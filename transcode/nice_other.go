@@ -1,0 +1,6 @@
+//go:build !unix
+
+package transcode
+
+// lowerPriority does nothing where processes have no nice value.
+func lowerPriority(int) {}
