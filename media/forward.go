@@ -189,6 +189,7 @@ func (t *localTrack) retransmit(nack *rtcp.TransportLayerNack) {
 			t.mu.Unlock()
 			if !recent {
 				t.write(pkt, seq, ts, now)
+				t.dt.recv.room.retransmitted.Add(1)
 			}
 		}
 	}

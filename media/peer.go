@@ -492,7 +492,7 @@ func (p *Peer) onUpTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	t.mu.Unlock()
 	p.mu.Unlock()
 
-	p.sfu.goOwned(l.readLoop)
+	p.sfu.goReader(l.readLoop)
 	if isNew && t.active.Load() {
 		p.announce(t)
 	}

@@ -15,8 +15,9 @@ type room struct {
 	mu    sync.Mutex
 	peers map[string]*Peer
 
-	forwarded atomic.Uint64
-	dropped   atomic.Uint64
+	forwarded     atomic.Uint64
+	dropped       atomic.Uint64
+	retransmitted atomic.Uint64
 }
 
 // peerList returns the peers of the room.
@@ -51,8 +52,9 @@ func (r *room) tick(now time.Time) {
 
 func (r *room) stats() RoomStats {
 	st := RoomStats{
-		PacketsForwarded: r.forwarded.Load(),
-		PacketsDropped:   r.dropped.Load(),
+		PacketsForwarded:     r.forwarded.Load(),
+		PacketsDropped:       r.dropped.Load(),
+		PacketsRetransmitted: r.retransmitted.Load(),
 	}
 	peers := r.peerList()
 	st.Peers = len(peers)

@@ -41,15 +41,21 @@ const (
 // SFU is a selective forwarding unit: rooms of peers, each publishing on
 // its "up" PeerConnection and receiving on its "down" one.
 type SFU struct {
-	cfg    Config
-	log    *slog.Logger
-	upAPI  *webrtc.API
-	dnAPI  *webrtc.API
-	udp    net.PacketConn
-	tcp    net.Listener
-	batch  *batchConn // s.udp, when it is a UDP socket
-	udpMux ice.UDPMux
-	tcpMux ice.TCPMux
+	cfg   Config
+	log   *slog.Logger
+	upAPI *webrtc.API
+	dnAPI *webrtc.API
+	udp   net.PacketConn
+	tcp   net.Listener
+	batch *batchConn // s.udp, when it is a UDP socket
+
+	fanJobs    chan fanJob // see fanout.go
+	fanWorkers int
+	fanShard   int            // fanShard; tests lower it
+	fanStop    chan struct{}  // closed when the readers have ended
+	readers    sync.WaitGroup // the layers' readers
+	udpMux     ice.UDPMux
+	tcpMux     ice.TCPMux
 
 	mu     sync.Mutex
 	rooms  map[string]*room
@@ -105,6 +111,7 @@ func New(cfg Config) (*SFU, error) {
 		s.closePorts()
 		return nil, err
 	}
+	s.startFanOut()
 	s.wg.Add(1)
 	go s.tickLoop()
 	return s, nil
@@ -339,6 +346,8 @@ func (s *SFU) Close() error {
 		p.Close()
 	}
 	close(s.done)
+	s.readers.Wait()
+	close(s.fanStop)
 	s.wg.Wait()
 	if s.batch != nil {
 		st := s.batch.Stats()
@@ -420,7 +429,9 @@ type RoomStats struct {
 	Tracks           int // published tracks being forwarded
 	PacketsForwarded uint64
 	PacketsDropped   uint64 // dropped because a receiver's queue was full
-	Receivers        []ReceiverStats
+	// PacketsRetransmitted counts packets sent again on a receiver's NACK.
+	PacketsRetransmitted uint64
+	Receivers            []ReceiverStats
 }
 
 // Stats returns a snapshot of a room (zero if it does not exist).

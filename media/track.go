@@ -54,7 +54,8 @@ type layer struct {
 	prevBytes uint64       // tick only
 	prevAt    time.Time    // tick only
 
-	cache layerCache // recent packets, for retransmission (video)
+	cache layerCache     // recent packets, for retransmission (video)
+	fanWG sync.WaitGroup // readLoop only: the shards of one packet
 }
 
 func (t *pubTrack) setSubs() {
@@ -218,9 +219,7 @@ func (l *layer) readLoop() {
 				t.owner.speech.observe(now, ext[0]&0x7f)
 			}
 		}
-		for _, dt := range t.subscribers() {
-			dt.push(l, pkt, kf, now)
-		}
+		t.owner.sfu.fanOut(l, t.subscribers(), pkt, kf, now)
 		// The end of a video frame: send it to everyone at once.
 		if video && pkt.Marker {
 			t.owner.sfu.flushMedia()

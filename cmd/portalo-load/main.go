@@ -15,11 +15,13 @@
 //
 // The server process is -pid, or else the process listening on the TCP
 // port of -url (found through /proc/net/tcp and /proc/*/fd; it must be
-// visible to this user). CPU is utime+stime from /proc/PID/stat, memory
-// VmRSS from /proc/PID/status, sampled at the start and the end of the
-// -duration window that begins -warmup after every subscriber joined; the
-// RSS baseline is taken with only the publisher connected, and the
-// publisher-only CPU over -baseline before the subscribers join.
+// visible to this user). CPU is utime+stime from /proc/PID/stat, sampled at
+// the start and the end of the -duration window that begins -warmup after
+// every subscriber joined. Memory is VmRSS from /proc/PID/status: the RSS
+// per subscriber is the median RSS during the window minus the lowest RSS
+// seen during -baseline with only the publisher connected (when the Go
+// runtime has returned its start-up memory); the publisher-only CPU is
+// measured over -baseline too.
 //
 // All media stays on 127.0.0.1. The last line of the output is
 //
@@ -39,6 +41,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -75,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.subscribers, "subscribers", 10, "number of subscribers")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measurement window after all subscribers joined and the warmup")
 	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "wait after all subscribers joined before measuring")
-	fs.DurationVar(&o.baseline, "baseline", 3*time.Second, "publisher-only CPU measurement before the subscribers join (0 skips it)")
+	fs.DurationVar(&o.baseline, "baseline", 10*time.Second, "publisher-only CPU measurement before the subscribers join (0 skips it)")
 	fs.IntVar(&o.pid, "pid", 0, "PID of the portalo server process (default: the process listening on the port of -url)")
 	fs.StringVar(&o.clip, "clip", "", "directory with clip.ivf and audio.ogg (generated with ffmpeg if missing; default a cache directory)")
 	fs.IntVar(&o.concurrency, "concurrency", 10, "subscribers connecting at the same time")
@@ -219,8 +222,12 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 		return 1, err
 	}
 	baseCPU := 0.0
+	baseRSS := base0.rss
 	if o.baseline > 0 {
-		if err := sleep(ctx, o.baseline); err != nil {
+		// The lowest RSS seen: the Go runtime returns start-up memory to
+		// the system over several seconds.
+		rss, err := sampleRSS(ctx, pid, o.baseline, 250*time.Millisecond)
+		if err != nil {
 			return 1, err
 		}
 		b1, err := sampleProc(pid)
@@ -229,8 +236,9 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 		}
 		baseCPU = cpuMsPerSec(base0, b1)
 		base0 = b1
+		baseRSS = slices.Min(rss)
 	}
-	logf("publisher up; server RSS %.1f MB, CPU %.1f ms/s with the publisher alone", mb(base0.rss), baseCPU)
+	logf("publisher up; server RSS %.1f MB, CPU %.1f ms/s with the publisher alone", mb(baseRSS), baseCPU)
 
 	// Subscribers, o.concurrency at a time.
 	subs := make([]*subscriber, o.subscribers)
@@ -288,7 +296,8 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 		snap0[i] = s.snapshot()
 	}
 	logf("measuring for %s", o.duration)
-	if err := sleep(ctx, o.duration); err != nil {
+	windowRSS, err := sampleRSS(ctx, pid, o.duration, time.Second)
+	if err != nil {
 		return 1, err
 	}
 	srv1, err := sampleProc(pid)
@@ -306,6 +315,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 		pubPLIs: pub.plis.Load(), pubNACKs: pub.nacks.Load(),
 		clipKbps: clipKbps, baseCPU: baseCPU,
 		srvBase: base0, srv0: srv0, srv1: srv1, self0: self0, self1: self1,
+		baseRSS: baseRSS, windowRSS: percentileU(windowRSS, 50), windowRSSMax: slices.Max(windowRSS),
 	}
 	for i, s := range subs {
 		if errs[i] == nil {
@@ -330,6 +340,34 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 		return 1, fmt.Errorf("%d subscribers failed to join, %d received no video in the window", failed, r.noVideo)
 	}
 	return 0, nil
+}
+
+// sampleRSS samples the RSS of pid every interval for d.
+func sampleRSS(ctx context.Context, pid string, d, every time.Duration) ([]uint64, error) {
+	var rss []uint64
+	end := time.Now().Add(d)
+	for {
+		p, err := sampleProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		rss = append(rss, p.rss)
+		left := time.Until(end)
+		if left <= 0 {
+			return rss, nil
+		}
+		if err := sleep(ctx, min(every, left)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func percentileU(xs []uint64, p float64) uint64 {
+	f := make([]float64, len(xs))
+	for i, x := range xs {
+		f[i] = float64(x)
+	}
+	return uint64(percentile(f, p))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -364,6 +402,9 @@ type report struct {
 	clipKbps, baseCPU  float64
 	srvBase, srv0      procSample
 	srv1, self0, self1 procSample
+	// baseRSS is the lowest RSS with the publisher alone; windowRSS the
+	// median and windowRSSMax the highest during the measurement.
+	baseRSS, windowRSS, windowRSSMax uint64
 }
 
 func (r report) print(w io.Writer) {
@@ -379,7 +420,7 @@ func (r report) print(w io.Writer) {
 	cpu := cpuMsPerSec(r.srv0, r.srv1)
 	cpuPerSub := cpu / float64(r.n)
 	marginal := (cpu - r.baseCPU) / float64(r.n)
-	rssPerSub := (mb(r.srv1.rss) - mb(r.srvBase.rss)) / float64(r.n)
+	rssPerSub := (mb(r.windowRSS) - mb(r.baseRSS)) / float64(r.n)
 	lossPct := pct(float64(r.lost), float64(r.expected))
 	joinP95 := percentile(r.joinMs, 95)
 	vmin, vmax := minmax(r.videoKbps)
@@ -398,7 +439,7 @@ func (r report) print(w io.Writer) {
 	row("publisher got PLI+FIR / NACK", "%d / %d", r.pubPLIs, r.pubNACKs)
 	row("server CPU ms/s total", "%.1f (publisher alone: %.1f)", cpu, r.baseCPU)
 	row("server CPU ms/s per sub", "%.3f (marginal, minus publisher-only: %.3f)", cpuPerSub, marginal)
-	row("server RSS MB baseline / start / end", "%.1f / %.1f / %.1f", mb(r.srvBase.rss), mb(r.srv0.rss), mb(r.srv1.rss))
+	row("server RSS MB base / window median / max", "%.1f / %.1f / %.1f", mb(r.baseRSS), mb(r.windowRSS), mb(r.windowRSSMax))
 	row("server RSS MB per sub", "%.3f", rssPerSub)
 	row("load tool CPU ms/s / RSS MB", "%.1f / %.1f", cpuMsPerSec(r.self0, r.self1), mb(r.self1.rss))
 	fmt.Fprintf(w, "subscribers=%d server_cpu_ms_per_sub=%.3f server_rss_mb_per_sub=%.3f loss_pct=%.3f join_p95_ms=%.2f\n",

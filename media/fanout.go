@@ -1,0 +1,83 @@
+package media
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Fan-out: a published packet goes to every receiver of its track. Up to
+// fanShard receivers the layer's reader writes to them itself (writing
+// only queues the packet in the batchConn); with more, the receivers are
+// cut into shards and the SFU's fan-out workers take all shards but the
+// reader's own, so that one trainer's packets reach hundreds of receivers
+// on every core instead of through one goroutine.
+
+// fanShard is the least number of receivers worth a shard of their own.
+const fanShard = 32
+
+// fanJob is one shard of one packet.
+type fanJob struct {
+	l    *layer
+	subs []*downTrack
+	pkt  *rtp.Packet
+	kf   bool
+	now  time.Time
+}
+
+// goReader starts a layer's reader. The fan-out workers outlive every
+// reader (Close stops them after the readers), so a reader never waits
+// for a shard nobody takes.
+func (s *SFU) goReader(f func()) {
+	s.readers.Add(1)
+	s.goOwned(func() {
+		defer s.readers.Done()
+		f()
+	})
+}
+
+// startFanOut starts the fan-out workers: one per core beyond the first.
+func (s *SFU) startFanOut() {
+	n := max(runtime.GOMAXPROCS(0)-1, 1)
+	s.fanJobs = make(chan fanJob, 4*n)
+	s.fanStop = make(chan struct{})
+	s.fanWorkers = n
+	s.fanShard = fanShard
+	for range n {
+		s.goOwned(func() {
+			for {
+				select {
+				case <-s.fanStop:
+					return
+				case j := <-s.fanJobs:
+					for _, dt := range j.subs {
+						dt.push(j.l, j.pkt, j.kf, j.now)
+					}
+					j.l.fanWG.Done()
+				}
+			}
+		})
+	}
+}
+
+// fanOut hands pkt of layer l to subs and returns when every receiver has
+// it queued. Called by l's reader only.
+func (s *SFU) fanOut(l *layer, subs []*downTrack, pkt *rtp.Packet, kf bool, now time.Time) {
+	shards := min(s.fanWorkers+1, len(subs)/s.fanShard)
+	if shards <= 1 {
+		for _, dt := range subs {
+			dt.push(l, pkt, kf, now)
+		}
+		return
+	}
+	per := (len(subs) + shards - 1) / shards
+	for i := per; i < len(subs); i += per {
+		l.fanWG.Add(1)
+		s.fanJobs <- fanJob{l: l, subs: subs[i:min(i+per, len(subs))], pkt: pkt, kf: kf, now: now}
+	}
+	for _, dt := range subs[:per] {
+		dt.push(l, pkt, kf, now)
+	}
+	l.fanWG.Wait()
+}
