@@ -18,7 +18,7 @@ for i in $(seq 1 50); do curl -sf http://127.0.0.1:18095/healthz >/dev/null && b
 if [ -n "${PROFILE:-}" ]; then
   (sleep $((12 + N / 8)); curl -sf -o "$PROFILE" "http://127.0.0.1:18096/debug/pprof/profile?seconds=15") &
 fi
-/tmp/bench/portalo-load -url http://127.0.0.1:18095 -admin benchadmin -admin-password bench-password -subscribers $N -pid $SP -duration 30s -warmup 5s 2>&1
+/tmp/bench/portalo-load -url http://127.0.0.1:18095 -admin benchadmin -admin-password bench-password -subscribers $N -pid $SP -debug-url http://127.0.0.1:18096 -duration 30s -warmup 5s 2>&1
 RC=$?
 kill $SP; wait $SP 2>/dev/null
 grep -h 'packets sent' $D/server.log

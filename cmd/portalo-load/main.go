@@ -38,12 +38,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -57,6 +59,8 @@ type options struct {
 	duration    time.Duration
 	warmup      time.Duration
 	baseline    time.Duration
+	settle      time.Duration
+	debugURL    string
 	pid         int
 	clip        string
 	concurrency int
@@ -78,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.subscribers, "subscribers", 10, "number of subscribers")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measurement window after all subscribers joined and the warmup")
 	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "wait after all subscribers joined before measuring")
+	fs.StringVar(&o.debugURL, "debug-url", "", "the server's profiler address (PORTALO_DEBUG_ADDR, e.g. http://127.0.0.1:6060): a garbage collection there before the RSS baseline")
+	fs.DurationVar(&o.settle, "settle", 90*time.Second, "longest wait for the server's RSS to stop falling before the baseline (0 skips it)")
 	fs.DurationVar(&o.baseline, "baseline", 10*time.Second, "publisher-only CPU measurement before the subscribers join (0 skips it)")
 	fs.IntVar(&o.pid, "pid", 0, "PID of the portalo server process (default: the process listening on the port of -url)")
 	fs.StringVar(&o.clip, "clip", "", "directory with clip.ivf and audio.ogg (generated with ffmpeg if missing; default a cache directory)")
@@ -98,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Bounded total runtime: setup, joining in waves, warmup, window,
 	// cleanup, with slack.
 	waves := (o.subscribers + o.concurrency - 1) / o.concurrency
-	limit := 2*time.Minute + time.Duration(waves)*o.joinTimeout + o.warmup + o.duration + o.baseline
+	limit := 2*time.Minute + time.Duration(waves)*o.joinTimeout + o.warmup + o.duration + o.baseline + o.settle
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	watchdog := time.AfterFunc(limit+30*time.Second, func() {
@@ -221,6 +227,26 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 	if err != nil {
 		return 1, err
 	}
+	// Logging in hashes passwords with argon2 (64 MiB each): the Go
+	// runtime gives that memory back to the system over tens of seconds.
+	// Wait for the RSS to settle before taking the baseline.
+	if o.settle > 0 {
+		if o.debugURL != "" {
+			// A garbage collection lets the runtime return that memory
+			// (Go's profiler runs one before a heap profile).
+			if err := forceGC(ctx, o.debugURL); err != nil {
+				return 1, err
+			}
+		}
+		settled, err := settleRSS(ctx, pid, o.settle)
+		if err != nil {
+			return 1, err
+		}
+		logf("server RSS settled at %.1f MB", mb(settled))
+		if base0, err = sampleProc(pid); err != nil {
+			return 1, err
+		}
+	}
 	baseCPU := 0.0
 	baseRSS := base0.rss
 	if o.baseline > 0 {
@@ -340,6 +366,47 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 		return 1, fmt.Errorf("%d subscribers failed to join, %d received no video in the window", failed, r.noVideo)
 	}
 	return 0, nil
+}
+
+// forceGC asks the server's profiler for a heap profile, which runs a
+// garbage collection first.
+func forceGC(ctx context.Context, debugURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(debugURL, "/")+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("garbage collection through %s: %w", debugURL, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("garbage collection through %s: %s", debugURL, resp.Status)
+	}
+	return nil
+}
+
+// settleRSS waits, at most max, until the RSS of pid has not fallen by
+// more than 1 MB over 10 s, and returns it.
+func settleRSS(ctx context.Context, pid string, limit time.Duration) (uint64, error) {
+	const window, every = 10 * time.Second, 500 * time.Millisecond
+	var rss []uint64
+	end := time.Now().Add(limit)
+	for {
+		p, err := sampleProc(pid)
+		if err != nil {
+			return 0, err
+		}
+		rss = append(rss, p.rss)
+		n := int(window / every)
+		if len(rss) > n && rss[len(rss)-1-n] < p.rss+(1<<20) || time.Now().After(end) {
+			return p.rss, nil
+		}
+		if err := sleep(ctx, every); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // sampleRSS samples the RSS of pid every interval for d.

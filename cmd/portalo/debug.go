@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 )
 
@@ -17,6 +18,8 @@ func startDebug(addr string, log *slog.Logger) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
+	// Finer heap profiles than the default one sample per 512 KiB.
+	runtime.MemProfileRate = 16 << 10
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s (PORTALO_DEBUG_ADDR): %w", addr, err)
