@@ -244,8 +244,52 @@ func (p *Peer) handleUpOffer(d webrtc.SessionDescription) error {
 	if err := setLocal(p.up, answer, false); err != nil {
 		return err
 	}
-	p.pushSignal(Signal{Direction: Up, Description: p.up.LocalDescription()})
+	// Pion refuses a changed answer as its local description; the
+	// publisher gets it with the Opus wishes added (only the sender acts
+	// on them).
+	sent := *p.up.LocalDescription()
+	sent.SDP = withOpusParams(sent.SDP)
+	p.pushSignal(Signal{Direction: Up, Description: &sent})
 	return nil
+}
+
+// withOpusParams adds the receiver's Opus wishes (opusFmtp: DTX, 64 kbit/s
+// at most) to the fmtp lines of Opus in an answer: Pion copies the
+// offer's parameters, and these tell the publisher's encoder what to do.
+func withOpusParams(sdp string) string {
+	lines := strings.Split(sdp, "\r\n")
+	opusPT := map[string]bool{}
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "a=rtpmap:"); ok {
+			pt, codec, _ := strings.Cut(rest, " ")
+			if strings.HasPrefix(strings.ToLower(codec), "opus/") {
+				opusPT[pt] = true
+			}
+		}
+	}
+	want := strings.Split(opusFmtp, ";")
+	for i, l := range lines {
+		rest, ok := strings.CutPrefix(l, "a=fmtp:")
+		if !ok {
+			continue
+		}
+		pt, params, _ := strings.Cut(rest, " ")
+		if !opusPT[pt] {
+			continue
+		}
+		have := map[string]bool{}
+		for _, kv := range strings.Split(params, ";") {
+			k, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			have[k] = true
+		}
+		for _, kv := range want {
+			if k, _, _ := strings.Cut(kv, "="); !have[k] {
+				params += ";" + kv
+			}
+		}
+		lines[i] = "a=fmtp:" + pt + " " + strings.TrimPrefix(params, ";")
+	}
+	return strings.Join(lines, "\r\n")
 }
 
 // setLocal sets a local description and waits until it carries the

@@ -173,6 +173,10 @@ func applyLoopback(se *webrtc.SettingEngine) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 }
 
+// opusFmtp is the Opus format both directions announce: in-band FEC, DTX,
+// and at most 64 kbit/s (RFC 7587).
+const opusFmtp = "minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=64000"
+
 // registerCodecs registers the codecs and header extensions both
 // directions use.
 func registerCodecs(m *webrtc.MediaEngine, down bool) error {
@@ -196,7 +200,9 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 	}{
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-			SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: audioFB,
+			// DTX: silence costs almost nothing; 64 kbit/s at most, so
+			// that audio alone fits the audio-only promise.
+			SDPFmtpLine: opusFmtp, RTCPFeedback: audioFB,
 		}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB,
@@ -213,6 +219,18 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFB,
 			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f",
 		}, PayloadType: 106}, webrtc.RTPCodecTypeVideo},
+	}
+	if !down {
+		// Publishers retransmit on their own RTX streams; Pion repairs
+		// the track from them.
+		for _, apt := range []webrtc.PayloadType{96, 102, 104, 106} {
+			codecs = append(codecs, struct {
+				p    webrtc.RTPCodecParameters
+				kind webrtc.RTPCodecType
+			}{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", apt),
+			}, PayloadType: apt + 1}, webrtc.RTPCodecTypeVideo})
+		}
 	}
 	for _, c := range codecs {
 		if err := m.RegisterCodec(c.p, c.kind); err != nil {

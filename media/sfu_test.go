@@ -1032,3 +1032,61 @@ func repeatLoss(l float64, n int) []float64 {
 	}
 	return s
 }
+
+func TestUpNegotiation(t *testing.T) {
+	s := newTestSFU(t)
+	pub := join(t, s, "r", "trainer", Rights{Audio: true, Video: true}, false)
+	publish(t, pub)
+	eventually(t, 5*time.Second, "the up answer", func() bool { return pub.up.RemoteDescription() != nil })
+	answer := pub.up.RemoteDescription().SDP
+	for _, want := range []string{
+		"usedtx=1",                // Opus DTX
+		"maxaveragebitrate=64000", // at most 64 kbit/s of audio
+		"rtx/90000",               // retransmissions on RTX
+		"apt=96",                  // ... for VP8
+		"a=simulcast:recv q;h;f",  // three layers accepted
+		sdp.TransportCCURI,        // send-side estimation for the publisher
+		sdp.AudioLevelURI,         // who is speaking
+	} {
+		if !strings.Contains(answer, want) {
+			t.Errorf("up answer lacks %q", want)
+		}
+	}
+	sub := join(t, s, "r", "viewer", Rights{}, false)
+	eventually(t, 10*time.Second, "a down offer", func() bool {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		return strings.Contains(sub.lastOffer, "m=video")
+	})
+	sub.mu.Lock()
+	offer := sub.lastOffer
+	sub.mu.Unlock()
+	for _, want := range []string{"goog-remb", sdp.ABSSendTimeURI, "usedtx=1"} {
+		if !strings.Contains(offer, want) {
+			t.Errorf("down offer lacks %q", want)
+		}
+	}
+	if strings.Contains(offer, sdp.TransportCCURI) {
+		t.Error("down offer asks for TWCC: receivers would stop sending REMB")
+	}
+}
+
+func TestWithOpusParams(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"adds what is missing",
+			"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n",
+			"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=64000\r\n"},
+		{"keeps the publisher's own choice",
+			"a=rtpmap:109 OPUS/48000/2\r\na=fmtp:109 usedtx=0;maxaveragebitrate=32000\r\n",
+			"a=rtpmap:109 OPUS/48000/2\r\na=fmtp:109 usedtx=0;maxaveragebitrate=32000;minptime=10;useinbandfec=1\r\n"},
+		{"leaves other codecs alone",
+			"a=rtpmap:96 VP8/90000\r\na=fmtp:97 apt=96\r\n",
+			"a=rtpmap:96 VP8/90000\r\na=fmtp:97 apt=96\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := withOpusParams(tc.in); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
