@@ -62,6 +62,8 @@ func TestConfig(t *testing.T) {
 		{"bad flag value", nil, []string{"-log-level", "loud"}, nil, "log-level"},
 		{"unknown flag", nil, []string{"-colour", "blue"}, nil, "colour"},
 		{"bad turn url", map[string]string{"PORTALO_TURN_URLS": "stun:x:3478", "PORTALO_TURN_SECRET": "s"}, nil, nil, "PORTALO_TURN_URLS"},
+		{"bad debug addr", map[string]string{"PORTALO_DEBUG_ADDR": "6060"}, nil, nil, "PORTALO_DEBUG_ADDR"},
+		{"debug addr", map[string]string{"PORTALO_DEBUG_ADDR": "127.0.0.1:6060"}, nil, func(c config) bool { return c.DebugAddr == "127.0.0.1:6060" }, ""},
 		{"turn url without secret", map[string]string{"PORTALO_TURN_URLS": "turn:turn.example:3478"}, nil, nil, "PORTALO_TURN_SECRET"},
 		{"bad media port", map[string]string{"PORTALO_MEDIA_UDP_PORT": "70000"}, nil, nil, "PORTALO_MEDIA_UDP_PORT"},
 	}
