@@ -86,6 +86,13 @@ func NewTURN(cfg TURNConfig) (*TURNServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: TURN listening on UDP port %d: %w", cfg.Port, err)
 	}
+	// TURN over TCP on the same port number, for networks that let no UDP
+	// through at all.
+	tcp, err := net.Listen("tcp4", net.JoinHostPort(listen, strconv.Itoa(conn.LocalAddr().(*net.UDPAddr).Port)))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("media: TURN listening on TCP port %d: %w", cfg.Port, err)
+	}
 	var gen turn.RelayAddressGenerator = &turn.RelayAddressGeneratorStatic{RelayAddress: rip, Address: listen}
 	if cfg.RelayMinPort > 0 && cfg.RelayMaxPort >= cfg.RelayMinPort {
 		gen = &turn.RelayAddressGeneratorPortRange{RelayAddress: rip, Address: listen, MinPort: cfg.RelayMinPort, MaxPort: cfg.RelayMaxPort}
@@ -125,15 +132,18 @@ func NewTURN(cfg TURNConfig) (*TURNServer, error) {
 			},
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: conn, RelayAddressGenerator: gen}},
+		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen}},
 	})
 	if err != nil {
 		conn.Close()
+		tcp.Close()
 		return nil, fmt.Errorf("media: starting the TURN server: %w", err)
 	}
 	return t, nil
 }
 
-// Addr is the UDP address the TURN server listens on.
+// Addr is the UDP address the TURN server listens on; it listens for TCP
+// on the same port.
 func (t *TURNServer) Addr() *net.UDPAddr { return t.conn.LocalAddr().(*net.UDPAddr) }
 
 // Close stops the TURN server and its relays.

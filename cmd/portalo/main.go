@@ -438,7 +438,10 @@ func startTURN(cfg config, log *slog.Logger) (func(host string) []signaling.ICES
 				host = "[" + host + "]"
 			}
 			user, pass := media.TURNCredentials(secret, randomTag(), turnCredentialTTL, time.Now())
-			return []signaling.ICEServer{{URLs: []string{fmt.Sprintf("turn:%s:%d?transport=udp", host, port)}, Username: user, Credential: pass}}
+			return []signaling.ICEServer{{URLs: []string{
+				fmt.Sprintf("turn:%s:%d?transport=udp", host, port),
+				fmt.Sprintf("turn:%s:%d?transport=tcp", host, port),
+			}, Username: user, Credential: pass}}
 		}, stop, nil
 	}
 	return func(string) []signaling.ICEServer {

@@ -310,11 +310,15 @@ func TestTURNServersForClients(t *testing.T) {
 				return
 			}
 			got := servers(tc.host)
-			if len(got) != 1 || len(got[0].URLs) != 1 {
+			if len(got) != 1 || len(got[0].URLs) == 0 {
 				t.Fatalf("servers %+v", got)
 			}
 			url := got[0].URLs[0]
 			if strings.Contains(tc.wantURL, "PORT") {
+				// The embedded server also takes TURN over TCP, same port.
+				if len(got[0].URLs) != 2 || got[0].URLs[1] != strings.TrimSuffix(url, "udp")+"tcp" {
+					t.Fatalf("urls %q: want UDP and TCP on the same port", got[0].URLs)
+				}
 				if !strings.HasPrefix(url, strings.Split(tc.wantURL, "PORT")[0]) || !strings.HasSuffix(url, "?transport=udp") {
 					t.Fatalf("url %q, want %q", url, tc.wantURL)
 				}

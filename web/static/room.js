@@ -57,8 +57,9 @@
     localStream: null, previewStream: null, micOn: false, camOn: false,
     pcs: { up: null, down: null },
     queued: { up: [], down: [] }, // remote candidates before the description
+    iceRestart: { up: null, down: null }, // the connection whose ICE restart is under way
     signalChain: Promise.resolve(),
-    upBusy: false, upAgain: false, pubChain: Promise.resolve(),
+    upBusy: false, upAgain: false, upAgainRestart: false, pubChain: Promise.resolve(),
     stats: { timer: 0, last: null, lossWindow: [], lastFrames: 0, lastFrameAt: 0, snoozeUntil: 0 },
   };
 
@@ -635,11 +636,21 @@
         sendSignal(direction, { candidate: ev.candidate.toJSON() });
       }
     };
-    pc.oniceconnectionstatechange = () => {
+    // Chromium may leave iceConnectionState at "disconnected" when every
+    // candidate pair is gone and report "failed" only in connectionState.
+    const watch = () => {
       if (st.pcs[direction] !== pc) return;
-      if (pc.iceConnectionState === 'failed') onIceFailed(direction, pc);
+      if (mediaFailed(pc)) { onIceFailed(direction, pc); return; }
+      if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') onMediaBack(direction, pc);
+      else if (pc.iceConnectionState === 'disconnected') scheduleRestartIfStuck(direction, pc);
     };
+    pc.oniceconnectionstatechange = watch;
+    pc.onconnectionstatechange = watch;
     return pc;
+  }
+
+  function mediaFailed(pc) {
+    return pc.iceConnectionState === 'failed' || pc.connectionState === 'failed';
   }
 
   async function addRemoteCandidate(direction, pc, cand) {
@@ -653,10 +664,39 @@
     for (const c of list) await addRemoteCandidate(direction, pc, c);
   }
 
+  // A failed connection gets an ICE restart (a new path, e.g. after a
+  // network change). One at a time per connection: if it has not brought
+  // the media back after ICE_RETRY, the next failure may try again.
+  const ICE_STUCK = 5000;
+  const ICE_RETRY = 10000;
+
   function onIceFailed(direction, pc) {
+    // Without signaling there is nobody to restart with; the rejoin after
+    // a reconnect brings new connections anyway.
+    if (!st.joined || st.iceRestart[direction] === pc) return;
+    st.iceRestart[direction] = pc;
     setStatus(t('RoomStatusMediaProblem'));
     if (direction === 'down') send({ type: 'restartIce' });
-    else negotiateUp(true);
+    else negotiateUp(true).catch((err) => console.warn('portalo: ICE restart', err));
+    setTimeout(() => {
+      if (st.iceRestart[direction] !== pc) return;
+      st.iceRestart[direction] = null;
+      if (st.pcs[direction] === pc && (mediaFailed(pc) || pc.iceConnectionState === 'disconnected')) onIceFailed(direction, pc);
+    }, ICE_RETRY);
+  }
+
+  // "disconnected" may heal by itself; when it lasts, the path is gone
+  // without a "failed" (a silent network change): restart then.
+  function scheduleRestartIfStuck(direction, pc) {
+    setTimeout(() => {
+      if (st.pcs[direction] === pc && pc.iceConnectionState === 'disconnected') onIceFailed(direction, pc);
+    }, ICE_STUCK);
+  }
+
+  function onMediaBack(direction, pc) {
+    if (st.iceRestart[direction] !== pc) return;
+    st.iceRestart[direction] = null;
+    setStatus(t('RoomStatusReconnected'));
   }
 
   // down: the server offers, we answer.
@@ -857,7 +897,7 @@
   async function negotiateUp(iceRestart) {
     const pc = st.pcs.up;
     if (!pc) return;
-    if (st.upBusy) { st.upAgain = true; return; }
+    if (st.upBusy) { st.upAgain = true; st.upAgainRestart = st.upAgainRestart || !!iceRestart; return; }
     st.upBusy = true;
     try {
       const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
@@ -877,7 +917,12 @@
     await pc.setRemoteDescription(sig.description);
     await flushCandidates('up', pc);
     st.upBusy = false;
-    if (st.upAgain) { st.upAgain = false; await negotiateUp(false); }
+    if (st.upAgain) {
+      const restart = st.upAgainRestart;
+      st.upAgain = false;
+      st.upAgainRestart = false;
+      await negotiateUp(restart);
+    }
   }
 
   function closeUp() {
@@ -886,6 +931,7 @@
     st.queued.up = [];
     st.upBusy = false;
     st.upAgain = false;
+    st.upAgainRestart = false;
   }
 
   function stopLocal() {
