@@ -25,6 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"portalo/accounts"
+	"portalo/catalog"
+	"portalo/store/blob"
 	"portalo/web/i18n"
 )
 
@@ -97,10 +99,27 @@ type Config struct {
 	// Workshops serves the workshop schedule and its editor; nil leaves
 	// those routes out.
 	Workshops Workshops
+	// Uploads takes editors' resumable uploads of media files (nil: no
+	// upload routes); UploadHooks tie them to the mediathek.
+	Uploads     Uploads
+	UploadHooks UploadHooks
 	// Rooms runs the live rooms and RoomSchedule says when they are open;
 	// with either nil the room routes are left out.
 	Rooms        Rooms
 	RoomSchedule RoomSchedule
+	// Mediathek is the catalog of videos, podcast episodes and documents;
+	// nil leaves the mediathek's routes out. Objects is the object store
+	// it was opened on, from which /media/ serves the items' files.
+	Mediathek *catalog.Catalog
+	Objects   blob.Store
+	// MediaDelivery is how media files reach viewers: DeliveryProxy
+	// ("proxy", the default) streams them through portalo,
+	// DeliveryRedirect ("redirect") answers with a 302 to a presigned URL
+	// of the bucket valid for a few minutes (Objects must presign: s3blob).
+	MediaDelivery string
+	// MediaProgress, if set, tells the editor pages how far the processing
+	// of an item is.
+	MediaProgress MediaProgress
 }
 
 // Server is portalo's HTTP handler.
@@ -252,6 +271,14 @@ func (s *Server) routes() error {
 	}
 	if s.cfg.Workshops != nil {
 		s.workshopRoutes(e)
+	}
+	if s.cfg.Uploads != nil {
+		s.uploadRoutes(e)
+	}
+	if s.cfg.Mediathek != nil {
+		if err := s.mediathekRoutes(e); err != nil {
+			return err
+		}
 	}
 
 	e.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "not_found", "ErrNotFound") })

@@ -40,6 +40,8 @@ type config struct {
 	TURNSecret      string
 	TURNURLs        []string
 	DebugAddr       string
+	MediaDelivery   string
+	DemoContent     bool
 }
 
 // setting describes one configuration value.
@@ -174,6 +176,8 @@ func (c *config) settings() []setting {
 			}
 			return nil
 		}},
+		{"media-delivery", "PORTALO_MEDIA_DELIVERY", "proxy", "how mediathek files reach viewers: proxy (streamed through portalo) or redirect (a 302 to a short-lived presigned URL of the bucket; needs MinIO/S3 reachable by viewers)", oneOf(&c.MediaDelivery, "proxy", "redirect")},
+		{"demo-content", "PORTALO_DEMO_CONTENT", "true", "on the first start with the embedded default (no Redis, no MinIO), make a few small demo items for the mediathek with ffmpeg", boolean(&c.DemoContent)},
 		{"debug-addr", "PORTALO_DEBUG_ADDR", "", "address (host:port) for Go's profiler at /debug/pprof/, for operators measuring the server; keep it on localhost; empty: off", func(v string) error {
 			if v != "" {
 				if _, _, err := net.SplitHostPort(v); err != nil {

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,8 +32,11 @@ import (
 	"golang.org/x/term"
 
 	"portalo/accounts"
+	"portalo/catalog"
 	"portalo/internal/redact"
+	"portalo/jobs"
 	"portalo/media"
+	"portalo/processing"
 	"portalo/signaling"
 	"portalo/store/blob"
 	"portalo/store/blob/dirblob"
@@ -40,6 +44,7 @@ import (
 	"portalo/store/kv"
 	"portalo/store/kv/boltkv"
 	"portalo/store/kv/rediskv"
+	"portalo/upload"
 	"portalo/web"
 	"portalo/web/i18n"
 	"portalo/workshops"
@@ -191,7 +196,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	catalog, err := i18n.Load()
+	messages, err := i18n.Load()
 	if err != nil {
 		return err
 	}
@@ -233,10 +238,60 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 			}
 		},
 	})
+	// The mediathek: its catalog, the processing of uploads on a job
+	// queue, resumable uploads. Their loops run until bg ends, after the
+	// HTTP server has stopped.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var bgWG sync.WaitGroup
+	goBG := func(f func()) {
+		bgWG.Add(1)
+		go func() {
+			defer bgWG.Done()
+			f()
+		}()
+	}
+	defer func() {
+		stopBG()
+		bgWG.Wait()
+	}()
+	mediaCat, err := catalog.New(ctx, st.blob, st.kv, catalog.Options{Logger: log.With("component", "catalog")})
+	if err != nil {
+		return fmt.Errorf("loading the mediathek catalog: %w", err)
+	}
+	goBG(func() { mediaCat.Run(bg) })
+	queue := jobs.New(st.kv, jobs.Options{})
+	tmpDir := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.MkdirAll(tmpDir, 0o750); err != nil {
+		return fmt.Errorf("the processing directory in %s (PORTALO_DATA_DIR): %w", cfg.DataDir, err)
+	}
+	proc, err := processing.New(mediaCat, st.blob, st.kv, queue, processing.Options{
+		TempDir: tmpDir, Logger: log.With("component", "processing"),
+	})
+	if err != nil {
+		return err
+	}
+	worker := queue.NewWorker(proc.Handlers(), jobs.WorkerOptions{Logger: log.With("component", "jobs")})
+	goBG(func() { worker.Run(bg) })
+	uploads, err := upload.New(st.blob, st.kv, upload.Options{
+		StagingDir: filepath.Join(cfg.DataDir, "uploads"), Logger: log.With("component", "upload"),
+	})
+	if err != nil {
+		return err
+	}
+	goBG(func() { uploads.Run(bg) })
+	if cfg.DemoContent && st.kvName == "embedded" && st.objName == "local" {
+		// A newcomer's first start: a few small demo items (ffmpeg).
+		goBG(func() {
+			if _, err := processing.SeedDemo(bg, proc); err != nil && bg.Err() == nil {
+				log.Warn("demo content for the mediathek", "err", err)
+			}
+		})
+	}
+
 	reg := prometheus.NewRegistry()
 	srv, err := web.New(web.Config{
 		Accounts: acct,
-		Catalog:  catalog,
+		Catalog:  messages,
 		Logger:   log,
 		Registry: reg,
 		Ready: []web.Check{
@@ -249,6 +304,21 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		Workshops:      ws,
 		Rooms:          hub,
 		RoomSchedule:   ws,
+		Mediathek:      mediaCat,
+		Objects:        st.blob,
+		MediaDelivery:  cfg.MediaDelivery,
+		MediaProgress:  proc,
+		Uploads:        uploads,
+		UploadHooks: web.UploadHooks{
+			OnComplete: proc.OnUpload,
+			ItemExists: func(ctx context.Context, id string) (bool, error) {
+				_, err := mediaCat.Get(id)
+				if errors.Is(err, catalog.ErrNotFound) {
+					return false, nil
+				}
+				return err == nil, err
+			},
+		},
 	})
 	if err != nil {
 		return err

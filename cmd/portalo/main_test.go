@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -157,7 +159,8 @@ func (p *portal) shutdown(t *testing.T) {
 }
 
 func backendVars(t *testing.T, name string) map[string]string {
-	vars := map[string]string{"PORTALO_DATA_DIR": t.TempDir(), "PORTALO_MEDIA_UDP_PORT": "0", "PORTALO_MEDIA_TCP_PORT": "0", "PORTALO_MEDIA_LISTEN_IP": "127.0.0.1", "PORTALO_TURN_PORT": "0"}
+	vars := map[string]string{"PORTALO_DATA_DIR": t.TempDir(), "PORTALO_MEDIA_UDP_PORT": "0", "PORTALO_MEDIA_TCP_PORT": "0", "PORTALO_MEDIA_LISTEN_IP": "127.0.0.1", "PORTALO_TURN_PORT": "0",
+		"PORTALO_DEMO_CONTENT": "false"}
 	if name == "servers" {
 		s3 := testenv.MinIO(t)
 		vars["PORTALO_REDIS_URL"] = testenv.RedisURL(t)
@@ -333,5 +336,70 @@ func TestTURNServersForClients(t *testing.T) {
 				t.Fatal("the same TURN username twice")
 			}
 		})
+	}
+}
+
+// A newcomer's first start: the embedded default makes demo items, and the
+// running binary serves them: the list API, the item page, and a master
+// playlist that ffprobe (a client nobody here wrote) reads.
+func TestFirstStartHasDemoMediathek(t *testing.T) {
+	vars := backendVars(t, "embedded")
+	vars["PORTALO_DEMO_CONTENT"] = "true"
+	p := startPortal(t, vars)
+	type item struct {
+		Slug     string `json:"slug"`
+		URL      string `json:"url"`
+		Kind     string `json:"kind"`
+		Versions []struct {
+			Master string `json:"master"`
+		} `json:"versions"`
+	}
+	var list struct {
+		Items []item `json:"items"`
+	}
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		resp, err := http.Get(p.url + "/api/v1/mediathek")
+		if err != nil {
+			t.Fatal(err)
+		}
+		list.Items = nil
+		err = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 4 minutes the mediathek lists %d demo items, want 3", len(list.Items))
+		}
+		time.Sleep(time.Second)
+	}
+	var video *item
+	for i, it := range list.Items {
+		if it.Kind == "video" && len(it.Versions) > 0 && it.Versions[0].Master != "" {
+			video = &list.Items[i]
+		}
+	}
+	if video == nil {
+		t.Fatalf("no demo video with a master playlist: %+v", list.Items)
+	}
+	resp, err := http.Get(p.url + video.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", video.URL, resp.Status)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,height",
+		"-of", "csv=p=0", p.url+video.Versions[0].Master).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "video") || !strings.Contains(string(out), "audio") {
+		t.Errorf("ffprobe found no video and audio renditions in the demo video:\n%s", out)
 	}
 }

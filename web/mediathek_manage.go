@@ -1,0 +1,409 @@
+package web
+
+// The mediathek's editor pages under /manage/mediathek: the list with each
+// item's status, creating and editing an item's texts and settings (with
+// its revision, so that concurrent edits are noticed), publishing,
+// unpublishing and deleting.
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"portalo/catalog"
+	"portalo/web/i18n"
+)
+
+// manageRow is an item in the editor's list.
+type manageRow struct {
+	ID, Slug   string
+	Title      textIn
+	Kind       string
+	StatusCode string
+	Status     string
+	// Detail says what processing does or why it failed.
+	Detail   string
+	Progress int // percent, when HasProgress
+	// HasProgress: the processing reported how far it is.
+	HasProgress bool
+	Audience    string
+	Updated     string
+}
+
+type manageData struct {
+	Filter   mediaFilter
+	Statuses []option
+	Rows     []manageRow
+	Pager    pager
+	MaxQuery int
+}
+
+// statusOf describes the item's status for the editor.
+func (m *mediathek) statusOf(c *gin.Context, it catalog.Item) (status, detail string, progress int, hasProgress bool) {
+	l := localizer(c)
+	status, detail = label(l, statusLabels, it.Status), it.StatusDetail
+	if it.Status == catalog.StatusProcessing && m.s.cfg.MediaProgress != nil {
+		if f, ok := m.s.cfg.MediaProgress.Progress(c.Request.Context(), it.ID); ok {
+			progress, hasProgress = int(math.Round(math.Max(0, math.Min(1, f))*100)), true
+		}
+	}
+	return status, detail, progress, hasProgress
+}
+
+func (m *mediathek) managePage(c *gin.Context) {
+	l := localizer(c)
+	p := m.s.newPage(c, "MediathekManageTitle")
+	f, err := readFilter(c)
+	var res catalog.Result
+	if err == nil {
+		f.Kind, f.Topic, f.Language = "", "", ""
+		res, err = m.search(f, catalog.Viewer{Editor: true}, catalog.DefaultPageSize, true)
+	}
+	d := manageData{Filter: f, MaxQuery: catalog.MaxQueryLen}
+	d.Statuses = []option{{Value: "", Label: l.T("MediathekFilterAllStatuses")}}
+	for _, st := range catalog.Statuses {
+		d.Statuses = append(d.Statuses, option{Value: string(st), Label: label(l, statusLabels, st), Selected: string(st) == f.Status})
+	}
+	status := http.StatusOK
+	if err != nil {
+		var pr problem
+		status, pr = m.explainQuery(c, err)
+		if status >= 500 {
+			m.fail(c, err)
+			return
+		}
+		if pr.Field != "q" {
+			pr.Field = ""
+		}
+		p.addProblem(pr)
+	} else {
+		for _, it := range res.Items {
+			r := manageRow{ID: it.ID, Slug: it.Slug, Kind: label(l, kindLabels, it.Kind), StatusCode: string(it.Status),
+				Audience: label(l, audienceLabels, it.Audience), Updated: dateText(l, it.Updated)}
+			r.Title = titleText(l, it)
+			r.Status, r.Detail, r.Progress, r.HasProgress = m.statusOf(c, it)
+			d.Rows = append(d.Rows, r)
+		}
+		d.Pager = newPager("/manage/mediathek", f, res)
+	}
+	p.Data = d
+	m.s.render(c, status, "mediathek_manage", p)
+}
+
+// conflictField is a field whose stored value differs from what the
+// editor sent when their save came too late.
+type conflictField struct {
+	Label string
+	Value textIn
+}
+
+type mediaEditData struct {
+	// ID is empty on the page that creates an item.
+	ID, Slug                   string
+	Kinds, Topics, Audiences   []option
+	Texts                      []option // one per language: Value = code, Label = name
+	MaxTitle, MaxDesc, MaxSlug int
+	// The item's state (edit page only).
+	StatusCode, Status, Detail string
+	Progress                   int
+	HasProgress                bool
+	Published                  bool
+	PreviewURL                 string
+	Duration                   string
+	Versions                   []i18n.Lang
+	Subtitles                  []i18n.Lang
+	HasPoster                  bool
+	// Conflict lists what someone else saved meanwhile.
+	Conflict []conflictField
+	// Item is the item being edited, for the upload widget's block.
+	Item catalog.Item
+}
+
+func formFromItem(p *page, it catalog.Item) {
+	p.Form["kind"], p.Form["slug"] = string(it.Kind), it.Slug
+	p.Form["topic"], p.Form["audience"] = string(it.Topic), string(it.Audience)
+	for _, lang := range catalog.Languages {
+		p.Form["title_"+lang], p.Form["description_"+lang] = it.Title[lang], it.Description[lang]
+	}
+	p.Form["downloadable"] = ""
+	if it.Downloadable {
+		p.Form["downloadable"] = "1"
+	}
+	p.Form["revision"] = strconv.Itoa(it.Revision)
+}
+
+// metaFromForm reads the editor's form into p.Form and a catalog.Meta.
+func metaFromForm(c *gin.Context, p *page) catalog.Meta {
+	meta := catalog.Meta{Title: map[string]string{}, Description: map[string]string{}}
+	for _, lang := range catalog.Languages {
+		// Descriptions are longer than other fields: the body limit
+		// bounds them and the catalog checks their length.
+		p.Form["title_"+lang], p.Form["description_"+lang] = c.PostForm("title_"+lang), c.PostForm("description_"+lang)
+		meta.Title[lang], meta.Description[lang] = p.Form["title_"+lang], p.Form["description_"+lang]
+	}
+	for _, f := range []string{"kind", "slug", "topic", "audience", "revision"} {
+		p.Form[f] = formValue(c, f)
+	}
+	p.Form["downloadable"] = ""
+	if formValue(c, "downloadable") != "" {
+		p.Form["downloadable"] = "1"
+	}
+	meta.Kind, meta.Slug = catalog.Kind(p.Form["kind"]), p.Form["slug"]
+	meta.Topic, meta.Audience = catalog.Topic(p.Form["topic"]), catalog.Audience(p.Form["audience"])
+	meta.Downloadable = p.Form["downloadable"] != ""
+	return meta
+}
+
+// editForm fills the data of the create (it == nil) or edit page.
+func (m *mediathek) editForm(c *gin.Context, p *page, it *catalog.Item) {
+	l := p.L
+	d := mediaEditData{MaxTitle: catalog.MaxTitleLen, MaxDesc: catalog.MaxDescriptionLen, MaxSlug: catalog.MaxSlugLen}
+	for _, k := range catalog.Kinds {
+		d.Kinds = append(d.Kinds, option{Value: string(k), Label: label(l, kindLabels, k), Selected: p.Form["kind"] == string(k)})
+	}
+	for _, t := range catalog.Topics {
+		d.Topics = append(d.Topics, option{Value: string(t), Label: label(l, mediaTopicLabels, t), Selected: p.Form["topic"] == string(t)})
+	}
+	for _, a := range catalog.Audiences {
+		d.Audiences = append(d.Audiences, option{Value: string(a), Label: label(l, audienceLabels, a), Selected: p.Form["audience"] == string(a)})
+	}
+	for _, code := range catalog.Languages {
+		if lg, ok := i18n.Lookup(code); ok {
+			d.Texts = append(d.Texts, option{Value: lg.Code, Label: lg.Name, Lang: lg.Code})
+		}
+	}
+	if it != nil {
+		d.ID, d.Slug, d.Item = it.ID, it.Slug, *it
+		d.StatusCode, d.Published, d.PreviewURL = string(it.Status), it.IsPublished(), "/mediathek/"+it.Slug
+		d.Status, d.Detail, d.Progress, d.HasProgress = m.statusOf(c, *it)
+		d.Duration, _ = durationText(it.Duration)
+		d.HasPoster = it.Poster != ""
+		for _, code := range catalog.Languages {
+			lg, _ := i18n.Lookup(code)
+			if v, ok := it.Versions[code]; ok && len(v.Files) > 0 {
+				d.Versions = append(d.Versions, lg)
+			}
+			if _, ok := it.Subtitles[code]; ok {
+				d.Subtitles = append(d.Subtitles, lg)
+			}
+		}
+	}
+	p.Data = d
+}
+
+func (m *mediathek) newPage(c *gin.Context) {
+	p := m.s.newPage(c, "MediathekNewTitle")
+	p.Form["kind"], p.Form["topic"], p.Form["audience"] = string(catalog.KindVideo), string(catalog.TopicMovement), string(catalog.AudiencePublic)
+	m.editForm(c, p, nil)
+	m.s.render(c, http.StatusOK, "mediathek_edit", p)
+}
+
+func (m *mediathek) editPage(c *gin.Context) {
+	it, err := m.cat.Get(c.Param("id"))
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	p := m.s.newPage(c, "MediathekEditTitle")
+	formFromItem(p, it)
+	m.editForm(c, p, &it)
+	m.s.render(c, http.StatusOK, "mediathek_edit", p)
+}
+
+// createItem stores a new draft and goes on to its edit page, where its
+// files are uploaded.
+func (m *mediathek) createItem(c *gin.Context) {
+	if !m.s.parseForm(c) {
+		return
+	}
+	p := m.s.newPage(c, "MediathekNewTitle")
+	it, err := m.cat.Create(c.Request.Context(), metaFromForm(c, p))
+	if err != nil {
+		m.formProblem(c, p, nil, err)
+		return
+	}
+	m.s.flashAndRedirect(c, "FlashMediathekCreated", "/manage/mediathek/"+it.ID)
+}
+
+// saveItem updates an item's texts and settings from the revision the
+// editor started from. When someone else saved it meanwhile, the page
+// comes back (409) with the editor's entries, what is stored now, and the
+// new revision: saving again applies the entries over it.
+func (m *mediathek) saveItem(c *gin.Context) {
+	if !m.s.parseForm(c) {
+		return
+	}
+	p := m.s.newPage(c, "MediathekEditTitle")
+	meta := metaFromForm(c, p)
+	rev, err := strconv.Atoi(p.Form["revision"])
+	if err != nil {
+		rev = 0 // the catalog answers with a conflict
+	}
+	it, err := m.cat.Update(c.Request.Context(), c.Param("id"), rev, meta)
+	if err != nil {
+		m.formProblem(c, p, &meta, err)
+		return
+	}
+	m.s.flashAndRedirect(c, "FlashMediathekSaved", "/manage/mediathek/"+it.ID)
+}
+
+// formProblem shows the create or edit page again with the entries kept
+// and the problem at its field; sent is what the editor saved (nil when
+// creating).
+func (m *mediathek) formProblem(c *gin.Context, p *page, sent *catalog.Meta, err error) {
+	status, pr := m.explainMedia(c, err)
+	if status >= 500 || status == http.StatusNotFound {
+		m.fail(c, err)
+		return
+	}
+	var it *catalog.Item
+	if sent != nil {
+		cur, getErr := m.cat.Get(c.Param("id"))
+		if getErr != nil {
+			m.fail(c, getErr)
+			return
+		}
+		it = &cur
+		var ce *catalog.ConflictError
+		if errors.As(err, &ce) {
+			pr.Message = p.L.T("ErrMediathekConflict")
+			p.Form["revision"] = strconv.Itoa(cur.Revision)
+		}
+	}
+	if pr.Field == "title" {
+		pr.Field = "title_" + catalog.Languages[0]
+	}
+	p.addProblem(pr)
+	m.editForm(c, p, it)
+	if sent != nil && pr.Code == "conflict" {
+		d := p.Data.(mediaEditData)
+		d.Conflict = conflictFields(p.L, *sent, *it)
+		p.Data = d
+	}
+	m.s.render(c, status, "mediathek_edit", p)
+}
+
+// conflictFields lists the fields whose stored value differs from what
+// the editor sent.
+func conflictFields(l *i18n.Localizer, sent catalog.Meta, cur catalog.Item) []conflictField {
+	var out []conflictField
+	add := func(labelID string, sentV, curV, lang string, pairs ...any) {
+		if strings.TrimSpace(sentV) == curV {
+			return
+		}
+		v := pickText(l, curV, lang)
+		if curV == "" {
+			v = textIn{Text: l.T("MediathekConflictEmpty")}
+		}
+		out = append(out, conflictField{Label: l.T(labelID, pairs...), Value: v})
+	}
+	if sent.Kind != cur.Kind {
+		out = append(out, conflictField{Label: l.T("MediathekFieldKind"), Value: textIn{Text: label(l, kindLabels, cur.Kind)}})
+	}
+	if sent.Slug != "" {
+		add("MediathekFieldSlug", sent.Slug, cur.Slug, "")
+	}
+	for _, lang := range catalog.Languages {
+		add("MediathekFieldTitle", sent.Title[lang], cur.Title[lang], lang, "Lang", langName(lang))
+	}
+	for _, lang := range catalog.Languages {
+		add("MediathekFieldDescription", sent.Description[lang], cur.Description[lang], lang, "Lang", langName(lang))
+	}
+	if sent.Topic != cur.Topic {
+		out = append(out, conflictField{Label: l.T("MediathekFieldTopic"), Value: textIn{Text: label(l, mediaTopicLabels, cur.Topic)}})
+	}
+	if sent.Audience != cur.Audience {
+		out = append(out, conflictField{Label: l.T("MediathekFieldAudience"), Value: textIn{Text: label(l, audienceLabels, cur.Audience)}})
+	}
+	if sent.Downloadable != cur.Downloadable {
+		v := l.T("MediathekNo")
+		if cur.Downloadable {
+			v = l.T("MediathekYes")
+		}
+		out = append(out, conflictField{Label: l.T("MediathekFieldDownloadable"), Value: textIn{Text: v}})
+	}
+	return out
+}
+
+func (m *mediathek) publishItem(c *gin.Context) {
+	m.changeState(c, "FlashMediathekPublished", func(id string) (catalog.Item, error) {
+		return m.cat.Publish(c.Request.Context(), id)
+	})
+}
+
+func (m *mediathek) unpublishItem(c *gin.Context) {
+	m.changeState(c, "FlashMediathekUnpublished", func(id string) (catalog.Item, error) {
+		return m.cat.Unpublish(c.Request.Context(), id)
+	})
+}
+
+// changeState publishes or unpublishes; when the catalog refuses, the edit
+// page says why.
+func (m *mediathek) changeState(c *gin.Context, flashID string, change func(id string) (catalog.Item, error)) {
+	it, err := change(c.Param("id"))
+	if err == nil {
+		m.s.flashAndRedirect(c, flashID, "/manage/mediathek/"+it.ID)
+		return
+	}
+	status, pr := m.explainMedia(c, err)
+	if status >= 500 || status == http.StatusNotFound {
+		m.fail(c, err)
+		return
+	}
+	cur, getErr := m.cat.Get(c.Param("id"))
+	if getErr != nil {
+		m.fail(c, getErr)
+		return
+	}
+	p := m.s.newPage(c, "MediathekEditTitle")
+	formFromItem(p, cur)
+	pr.Field = ""
+	p.addProblem(pr)
+	m.editForm(c, p, &cur)
+	m.s.render(c, status, "mediathek_edit", p)
+}
+
+type mediaDeleteData struct {
+	ID    string
+	Title textIn
+}
+
+func (m *mediathek) deletePage(c *gin.Context) {
+	it, err := m.cat.Get(c.Param("id"))
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	p := m.s.newPage(c, "MediathekDeleteTitle")
+	p.Data = mediaDeleteData{ID: it.ID, Title: titleText(p.L, it)}
+	m.s.render(c, http.StatusOK, "mediathek_delete", p)
+}
+
+// deleteItem removes an item with all its files, once the editor
+// confirmed it on the delete page.
+func (m *mediathek) deleteItem(c *gin.Context) {
+	if !m.s.parseForm(c) {
+		return
+	}
+	if formValue(c, "confirm") != "yes" {
+		it, err := m.cat.Get(c.Param("id"))
+		if err != nil {
+			m.fail(c, err)
+			return
+		}
+		p := m.s.newPage(c, "MediathekDeleteTitle")
+		p.addProblem(problem{Field: "confirm", Code: "confirm_required", Message: p.L.T("ErrMediathekConfirmDelete")})
+		p.Data = mediaDeleteData{ID: it.ID, Title: titleText(p.L, it)}
+		m.s.render(c, http.StatusUnprocessableEntity, "mediathek_delete", p)
+		return
+	}
+	if err := m.cat.Delete(c.Request.Context(), c.Param("id")); err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.s.flashAndRedirect(c, "FlashMediathekDeleted", "/manage/mediathek")
+}
