@@ -683,8 +683,15 @@ func (c *Catalog) ready(ctx context.Context, it *Item) error {
 	if it.Status == StatusProcessing {
 		return notReady("processing", "", "")
 	}
+	if it.Status == StatusFailed {
+		return notReady("failed", "", "")
+	}
 	if len(it.Versions) == 0 {
 		return notReady("no_files", "", "")
+	}
+	if it.Kind != KindDocument && !hasRole(it, RoleMaster) {
+		// Only an uploaded source: nothing a viewer could play yet.
+		return notReady("not_playable", "", "")
 	}
 	langs := sortedKeys(it.Versions)
 	for _, l := range langs {
@@ -954,4 +961,16 @@ func (c *Catalog) releaseSlug(ctx context.Context, slug, id string) {
 	if err != nil && !errors.Is(err, errNotMine) {
 		c.log.Warn("catalog: cannot release a slug claim; it is taken over when found stale", "slug", slug, "err", err)
 	}
+}
+
+// hasRole reports whether any version of it lists a file of role r.
+func hasRole(it *Item, r string) bool {
+	for _, v := range it.Versions {
+		for _, f := range v.Files {
+			if f.Role == r {
+				return true
+			}
+		}
+	}
+	return false
 }

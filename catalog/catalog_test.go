@@ -500,9 +500,25 @@ func TestPublish(t *testing.T) {
 		}
 		wantNotReady("no_files", "", "")
 
-		// Processing: the upload is there, the renditions are being made.
+		// Only the uploaded source: nothing to play.
 		src := Prefix(id) + "source/upload.mp4"
 		put(t, b, src, "mp4 bytes")
+		if _, err := c.SetFiles(ctx, id, func(m *Media) error {
+			m.Versions = map[string]Version{"de": {Files: []File{
+				{Key: src, Role: RoleSource, ContentType: "video/mp4", Size: 9, Complete: true},
+			}}}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		wantNotReady("not_playable", "", "")
+		// Processing failed: refused whatever the files say.
+		if _, err := c.SetStatus(ctx, id, StatusFailed, "not a video"); err != nil {
+			t.Fatal(err)
+		}
+		wantNotReady("failed", "", "")
+
+		// Processing: the upload is there, the renditions are being made.
 		if _, err := c.SetStatus(ctx, id, StatusProcessing, "transcoding 360p"); err != nil {
 			t.Fatal(err)
 		}

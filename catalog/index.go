@@ -12,6 +12,8 @@ import (
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 50
+	// MaxPage is the highest page number a Query asks for.
+	MaxPage = 1 << 20
 	// MaxQueryLen bounds a search query, in runes.
 	MaxQueryLen = 200
 )
@@ -162,7 +164,9 @@ func (q *Query) check() error {
 	case q.Status != "" && !ValidStatus(q.Status):
 		return inputErr("status", "status_invalid")
 	}
-	q.Page = max(q.Page, 1)
+	// Past MaxPage every page is empty anyway; the bound keeps
+	// (Page-1)*PageSize from overflowing.
+	q.Page = min(max(q.Page, 1), MaxPage)
 	if q.PageSize <= 0 {
 		q.PageSize = DefaultPageSize
 	}

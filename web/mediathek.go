@@ -211,6 +211,8 @@ var mediathekMessages = map[string]string{
 var notReadyMessages = map[string]string{
 	"processing":       "ErrMediathekNotReadyProcessing",
 	"no_files":         "ErrMediathekNotReadyNoFiles",
+	"failed":           "ErrMediathekNotReadyFailed",
+	"not_playable":     "ErrMediathekNotReadyNotPlayable",
 	"file_incomplete":  "ErrMediathekNotReadyIncomplete",
 	"file_missing":     "ErrMediathekNotReadyMissing",
 	"poster_missing":   "ErrMediathekNotReadyPoster",
