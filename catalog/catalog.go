@@ -689,8 +689,8 @@ func (c *Catalog) ready(ctx context.Context, it *Item) error {
 	if len(it.Versions) == 0 {
 		return notReady("no_files", "", "")
 	}
-	if it.Kind != KindDocument && !hasRole(it, RoleMaster) {
-		// Only an uploaded source: nothing a viewer could play yet.
+	if it.Kind != KindDocument && !hasOutput(it) {
+		// Only uploaded sources: nothing a viewer could play yet.
 		return notReady("not_playable", "", "")
 	}
 	langs := sortedKeys(it.Versions)
@@ -963,11 +963,12 @@ func (c *Catalog) releaseSlug(ctx context.Context, slug, id string) {
 	}
 }
 
-// hasRole reports whether any version of it lists a file of role r.
-func hasRole(it *Item, r string) bool {
+// hasOutput reports whether any version of it lists a file made for
+// viewers (anything but an uploaded source).
+func hasOutput(it *Item) bool {
 	for _, v := range it.Versions {
 		for _, f := range v.Files {
-			if f.Role == r {
+			if f.Role != RoleSource {
 				return true
 			}
 		}

@@ -139,6 +139,7 @@ func (s *Server) mediathekRoutes(e *gin.Engine) error {
 	manage.POST("/:id", m.saveItem)
 	manage.POST("/:id/publish", m.publishItem)
 	manage.POST("/:id/unpublish", m.unpublishItem)
+	manage.POST("/:id/retry", m.retryItem)
 	manage.GET("/:id/delete", m.deletePage)
 	manage.POST("/:id/delete", m.deleteItem)
 	return nil

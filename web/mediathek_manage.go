@@ -6,6 +6,7 @@ package web
 // unpublishing and deleting.
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -110,13 +111,15 @@ type mediaEditData struct {
 	// The item's state (edit page only).
 	StatusCode, Status, Detail string
 	Progress                   int
-	HasProgress                bool
-	Published                  bool
-	PreviewURL                 string
-	Duration                   string
-	Versions                   []i18n.Lang
-	Subtitles                  []i18n.Lang
-	HasPoster                  bool
+	// CanRetry: processing failed and can run again.
+	CanRetry    bool
+	HasProgress bool
+	Published   bool
+	PreviewURL  string
+	Duration    string
+	Versions    []i18n.Lang
+	Subtitles   []i18n.Lang
+	HasPoster   bool
 	// Conflict lists what someone else saved meanwhile.
 	Conflict []conflictField
 	// Item is the item being edited, for the upload widget's block.
@@ -180,6 +183,8 @@ func (m *mediathek) editForm(c *gin.Context, p *page, it *catalog.Item) {
 		d.ID, d.Slug, d.Item = it.ID, it.Slug, *it
 		d.StatusCode, d.Published, d.PreviewURL = string(it.Status), it.IsPublished(), "/mediathek/"+it.Slug
 		d.Status, d.Detail, d.Progress, d.HasProgress = m.statusOf(c, *it)
+		_, canRetry := m.s.cfg.MediaProgress.(mediaRetrier)
+		d.CanRetry = canRetry && it.Status == catalog.StatusFailed
 		d.Duration, _ = durationText(it.Duration)
 		d.HasPoster = it.Poster != ""
 		for _, code := range catalog.Languages {
@@ -333,6 +338,26 @@ func (m *mediathek) publishItem(c *gin.Context) {
 	m.changeState(c, "FlashMediathekPublished", func(id string) (catalog.Item, error) {
 		return m.cat.Publish(c.Request.Context(), id)
 	})
+}
+
+// mediaRetrier runs the processing of an item again (processing.Processor).
+type mediaRetrier interface {
+	Retry(ctx context.Context, itemID string) error
+}
+
+// retryItem runs a failed processing again.
+func (m *mediathek) retryItem(c *gin.Context) {
+	r, ok := m.s.cfg.MediaProgress.(mediaRetrier)
+	if !ok {
+		m.s.fail(c, http.StatusNotFound, "not_found", "ErrNotFound")
+		return
+	}
+	id := c.Param("id")
+	if err := r.Retry(c.Request.Context(), id); err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.s.flashAndRedirect(c, "FlashMediathekRetried", "/manage/mediathek/"+id)
 }
 
 func (m *mediathek) unpublishItem(c *gin.Context) {

@@ -341,6 +341,14 @@ func TestMediathekAPI(t *testing.T) {
 type fakeProgress struct {
 	id       string
 	fraction float64
+	retried  *[]string // items Retry was called for
+}
+
+func (f fakeProgress) Retry(_ context.Context, id string) error {
+	if f.retried != nil {
+		*f.retried = append(*f.retried, id)
+	}
+	return nil
 }
 
 func (f fakeProgress) Progress(_ context.Context, id string) (float64, bool) {
@@ -503,15 +511,27 @@ func TestMediathekEditor(t *testing.T) {
 		if list := h.do(t, "GET", "/manage/mediathek?status=failed", nil, de, editor).Body.String(); !strings.Contains(list, "ffmpeg: kein Videostrom") || !strings.Contains(list, "Verarbeitung fehlgeschlagen") {
 			t.Fatalf("failed item on the list: %s", mainOf(list))
 		}
+		// A failed item can be processed again from its page.
+		var retried []string
+		h.srv.cfg.MediaProgress = fakeProgress{id: id, retried: &retried}
+		if page := h.do(t, "GET", loc, nil, de, editor).Body.String(); !strings.Contains(page, `action="`+loc+`/retry"`) || !strings.Contains(page, "Verarbeitung wiederholen") {
+			t.Fatalf("failed item's page has no retry: %s", mainOf(page))
+		}
+		if w := post(loc+"/retry", nil, editor); w.Code != http.StatusSeeOther || len(retried) != 1 || retried[0] != id {
+			t.Fatalf("retry: %d, retried %v", w.Code, retried)
+		}
+		if w := post(loc+"/retry", nil, participant); w.Code != http.StatusForbidden {
+			t.Fatalf("a participant retries: %d", w.Code)
+		}
 		if _, err := h.cat.SetStatus(ctx, id, catalog.StatusDraft, ""); err != nil {
 			t.Fatal(err)
 		}
 		// With files, it publishes; then unpublishes.
-		if err := putText(h, it.Prefix()+"a.mp4", "a"); err != nil {
+		if err := putText(h, it.Prefix()+"master.m3u8", "#EXTM3U\n"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := h.cat.SetFiles(ctx, id, func(md *catalog.Media) error {
-			md.Versions = map[string]catalog.Version{"de": {Files: []catalog.File{{Key: it.Prefix() + "a.mp4", Role: catalog.RoleDownload, Complete: true}}}}
+			md.Versions = map[string]catalog.Version{"de": {Files: []catalog.File{{Key: it.Prefix() + "master.m3u8", Role: catalog.RoleMaster, Complete: true}}}}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
