@@ -76,9 +76,10 @@ type destQueue struct {
 
 const (
 	// flushDelay bounds how long an RTP packet waits for a flush.
-	flushDelay = 3 * time.Millisecond
-	// maxQueuedBytes flushes early when this much is queued.
-	maxQueuedBytes = 1 << 20
+	flushDelay = 10 * time.Millisecond
+	// maxQueuedBytes flushes early when this much is queued: room for one
+	// video frame (about 6 kB at 1.5 Mbit/s) to a thousand receivers.
+	maxQueuedBytes = 8 << 20
 	// maxSegments and maxGSOBytes bound one GSO message (the kernel
 	// allows 64 segments and 64 KiB).
 	maxSegments = 32
