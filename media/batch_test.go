@@ -56,7 +56,7 @@ func TestBatchConnDeliversEveryPacketInOrder(t *testing.T) {
 		{"video frame", true, []int{1200, 1200, 1200, 1200, 700}, true},
 		{"audio and video mixed", true, []int{120, 1200, 1200, 1200, 90, 1200, 500, 130}, true},
 		{"all different sizes", true, []int{100, 200, 300, 400}, false},
-		{"many equal beyond one message", true, repeat(1100, 80), true},
+		{"many equal beyond one message", true, repeated(1100, 80), true},
 		{"without GSO", false, []int{1200, 1200, 1200, 700, 120}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,10 +98,11 @@ func TestBatchConnDeliversEveryPacketInOrder(t *testing.T) {
 	}
 }
 
-func repeat(size, n int) []int {
-	s := make([]int, n)
+// repeated is n copies of v.
+func repeated[T any](v T, n int) []T {
+	s := make([]T, n)
 	for i := range s {
-		s[i] = size
+		s[i] = v
 	}
 	return s
 }

@@ -11,10 +11,9 @@ import (
 // lets it grow by 8 %, in between it holds. The receiver's own delay-based
 // estimate arrives as REMB and caps it (Peer.estimate).
 type lossEstimate struct {
-	mu       sync.Mutex
-	bitrate  int64
-	changed  time.Time
-	lastLoss float64
+	mu      sync.Mutex
+	bitrate int64
+	changed time.Time
 }
 
 const (
@@ -32,7 +31,6 @@ func newLossEstimate() *lossEstimate { return &lossEstimate{bitrate: bweInitial}
 func (e *lossEstimate) report(loss float64, now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.lastLoss = loss
 	since := now.Sub(e.changed)
 	switch {
 	case loss > lossHigh && since >= lossCutEvery:
@@ -44,8 +42,8 @@ func (e *lossEstimate) report(loss float64, now time.Time) {
 	}
 }
 
-func (e *lossEstimate) get() (bitrate int64, loss float64) {
+func (e *lossEstimate) get() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.bitrate, e.lastLoss
+	return e.bitrate
 }

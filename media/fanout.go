@@ -51,9 +51,7 @@ func (s *SFU) startFanOut() {
 				case <-s.fanStop:
 					return
 				case j := <-s.fanJobs:
-					for _, dt := range j.subs {
-						dt.push(j.l, j.pkt, j.kf, j.now)
-					}
+					pushAll(j.l, j.subs, j.pkt, j.kf, j.now)
 					j.l.fanWG.Done()
 				}
 			}
@@ -66,9 +64,7 @@ func (s *SFU) startFanOut() {
 func (s *SFU) fanOut(l *layer, subs []*downTrack, pkt *rtp.Packet, kf bool, now time.Time) {
 	shards := min(s.fanWorkers+1, len(subs)/s.fanShard)
 	if shards <= 1 {
-		for _, dt := range subs {
-			dt.push(l, pkt, kf, now)
-		}
+		pushAll(l, subs, pkt, kf, now)
 		return
 	}
 	per := (len(subs) + shards - 1) / shards
@@ -76,8 +72,20 @@ func (s *SFU) fanOut(l *layer, subs []*downTrack, pkt *rtp.Packet, kf bool, now 
 		l.fanWG.Add(1)
 		s.fanJobs <- fanJob{l: l, subs: subs[i:min(i+per, len(subs))], pkt: pkt, kf: kf, now: now}
 	}
-	for _, dt := range subs[:per] {
-		dt.push(l, pkt, kf, now)
-	}
+	pushAll(l, subs[:per], pkt, kf, now)
 	l.fanWG.Wait()
+}
+
+// pushAll hands pkt to subs and counts the forwarded packets once, not
+// once per receiver (a shared counter is a contended cache line).
+func pushAll(l *layer, subs []*downTrack, pkt *rtp.Packet, kf bool, now time.Time) {
+	n := uint64(0)
+	for _, dt := range subs {
+		if dt.push(l, pkt, kf, now) {
+			n++
+		}
+	}
+	if n > 0 {
+		l.pub.owner.room.forwarded.Add(n)
+	}
 }

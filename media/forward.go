@@ -74,7 +74,7 @@ type localTrack struct {
 	octets  uint32
 	lastTS  uint32
 	lastAt  time.Time
-	resent  [256]resend // recent retransmissions, by sequence number
+	resent  [64]resend // recent retransmissions, by sequence number
 }
 
 type resend struct {

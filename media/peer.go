@@ -668,7 +668,7 @@ func (p *Peer) writeUpRTCP(pkt rtcp.Packet) {
 // estimate is the receiver's available bandwidth (bit/s): the estimate
 // from its receiver reports' loss, capped by its recent REMB.
 func (p *Peer) estimate(now time.Time) int64 {
-	est, _ := p.loss.get()
+	est := p.loss.get()
 	if now.UnixNano()-p.rembAt.Load() < int64(rembValid) {
 		est = min(est, p.remb.Load())
 	}

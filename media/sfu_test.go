@@ -1012,27 +1012,19 @@ func TestLossEstimate(t *testing.T) {
 		{"no loss grows by 8 % a report", []float64{0, 0, 0}, func(b int64) bool { return b > bweInitial*125/100 && b < bweInitial*127/100 }, "about +26 %"},
 		{"5 % loss holds", []float64{0.05, 0.05}, func(b int64) bool { return b == bweInitial }, "unchanged"},
 		{"40 % loss cuts by 20 %", []float64{0.4}, func(b int64) bool { return b == bweInitial*80/100 }, "-20 %"},
-		{"heavy loss never below the floor", repeatLoss(0.9, 50), func(b int64) bool { return b == bweMin }, "bweMin"},
-		{"never above the ceiling", repeatLoss(0, 200), func(b int64) bool { return b == bweMax }, "bweMax"},
+		{"heavy loss never below the floor", repeated(0.9, 50), func(b int64) bool { return b == bweMin }, "bweMin"},
+		{"never above the ceiling", repeated(0.0, 200), func(b int64) bool { return b == bweMax }, "bweMax"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newLossEstimate()
 			for i, l := range tc.losses {
 				e.report(l, start.Add(time.Duration(i+1)*600*time.Millisecond))
 			}
-			if b, _ := e.get(); !tc.check(b) {
+			if b := e.get(); !tc.check(b) {
 				t.Errorf("estimate %d, want %s of %d", b, tc.want, bweInitial)
 			}
 		})
 	}
-}
-
-func repeatLoss(l float64, n int) []float64 {
-	s := make([]float64, n)
-	for i := range s {
-		s[i] = l
-	}
-	return s
 }
 
 func TestUpNegotiation(t *testing.T) {

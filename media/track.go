@@ -289,21 +289,22 @@ func (dt *downTrack) restart() {
 }
 
 // push decides whether packet pkt of layer l goes to this receiver and
-// queues it with rewritten sequence number and timestamp. Called from
+// queues it with rewritten sequence number and timestamp; it reports
+// whether it did. Called from
 // the reader goroutines of the layers of dt.pub.
-func (dt *downTrack) push(l *layer, pkt *rtp.Packet, keyframe bool, now time.Time) {
+func (dt *downTrack) push(l *layer, pkt *rtp.Packet, keyframe bool, now time.Time) bool {
 	if !dt.ready() {
-		return
+		return false
 	}
 	dt.mu.Lock()
 	if dt.removed {
 		dt.mu.Unlock()
-		return
+		return false
 	}
 	if dt.cur != l {
 		if l != dt.target || (!keyframe && dt.pub.kind == webrtc.RTPCodecTypeVideo) {
 			dt.mu.Unlock()
-			return
+			return false
 		}
 		// Switch (or start) at a keyframe of the target layer; the
 		// receiver sees one continuous stream.
@@ -333,16 +334,16 @@ func (dt *downTrack) push(l *layer, pkt *rtp.Packet, keyframe bool, now time.Tim
 		// UDP: writing only queues the packet in the SFU's batchConn,
 		// which never blocks; write here, in the publisher's reader.
 		dt.write(o)
-		dt.recv.room.forwarded.Add(1)
-		return
+		return true
 	}
 	// TCP can block on a slow receiver: its own writer goroutine
 	// writes, from a bounded queue.
 	select {
 	case dt.recv.tcpQueue() <- o:
-		dt.recv.room.forwarded.Add(1)
+		return true
 	default:
 		dt.recv.room.dropped.Add(1)
+		return false
 	}
 }
 
