@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +19,6 @@ import (
 	"github.com/pion/turn/v4"
 
 	"portalo/accounts"
-	"portalo/internal/testenv"
 	"portalo/media"
 	"portalo/signaling"
 	"portalo/store/kv/boltkv"
@@ -393,101 +390,19 @@ type browserSettings struct {
 	prefs    map[string]any    // written to the profile's Default/Preferences
 }
 
-// newTabWith starts a headless Chromium with browsertest's WebRTC flags
-// plus settings and opens a phone-width tab on it.
-//
-// browsertest.New takes no extra switches, so this copies its flags; keep
-// the two lists alike.
+// newTabWith starts a headless Chromium with settings and opens a
+// phone-width tab on it.
 func newTabWith(t *testing.T, settings browserSettings) *roomTab {
 	t.Helper()
-	path := testenv.Chromium(t)
-	profile := t.TempDir()
-	if settings.prefs != nil {
-		b, err := json.Marshal(settings.prefs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out := &lockedTail{}
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(profile),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.WindowSize(1280, 800),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
-		chromedp.CombinedOutput(out),
-	)
+	var opts []browsertest.BrowserOption
 	for name, value := range settings.switches {
-		if value == "" {
-			opts = append(opts, chromedp.Flag(name, true))
-		} else {
-			opts = append(opts, chromedp.Flag(name, value))
-		}
+		opts = append(opts, browsertest.Switch(name, value))
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-		_ = chromedp.Cancel(sctx)
-		cancel()
-		cancelBrowser()
-		cancelAlloc()
-		if t.Failed() {
-			t.Logf("last output of Chromium:\n%s", out.String())
-		}
-	})
-	// The first Do starts the browser and binds it to bctx, which must not
-	// have a deadline.
-	timer := time.AfterFunc(60*time.Second, cancelBrowser)
-	err := chromedp.Do(bctx)
-	timer.Stop()
-	if err != nil {
-		t.Fatalf("starting Chromium %s: %v\n%s", path, err, out.String())
+	if settings.prefs != nil {
+		opts = append(opts, browsertest.Preferences(settings.prefs))
 	}
-	tctx, cancelTimeout := context.WithTimeout(bctx, tabTimeout)
-	tabCtx, cancelTab := chromedp.NewContext(tctx)
-	t.Cleanup(func() { cancelTab(); cancelTimeout() })
-	tab := &roomTab{t: t, ctx: tabCtx}
-	tab.do("open a tab", chromedp.EmulateViewport(360, 740))
-	return tab
-}
-
-// lockedTail keeps the last 32 KiB of the browser's output.
-type lockedTail struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (l *lockedTail) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	if over := len(l.buf) - 32<<10; over > 0 {
-		l.buf = append(l.buf[:0], l.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (l *lockedTail) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.buf)
+	b := browsertest.New(t, opts...)
+	return &roomTab{t: t, ctx: b.NewTab(t, browsertest.Viewport(360, 740), browsertest.Timeout(tabTimeout))}
 }
 
 // ---------------------------------------------------------------- a network in front of the portal

@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -241,15 +240,6 @@ func TestBrowserRoomRelayOverTCP(t *testing.T) {
 		participant.waitMoreFrames(brk.name+": video again", frames+5, 15*time.Second)
 		t.Logf("%s break: video again after %s", brk.name, time.Since(start).Round(time.Millisecond))
 		participant.framesKeepComing(brk.name + ": video after the ICE restarts")
-	}
-}
-
-// knownBug skips a test that shows a known bug outside package web, unless
-// PORTALO_TEST_KNOWN_BUGS=1 asks to run it (to see whether it is fixed).
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("PORTALO_TEST_KNOWN_BUGS") != "1" {
-		t.Skip("BUG: " + bug + " (PORTALO_TEST_KNOWN_BUGS=1 runs this test)")
 	}
 }
 

@@ -27,6 +27,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -57,14 +59,56 @@ type Browser struct {
 	log *guardedLog
 }
 
+// BrowserOption changes the Chromium that [New] starts.
+type BrowserOption func(*browserConfig)
+
+type browserConfig struct {
+	switches []chromedp.ExecAllocatorOption
+	prefs    map[string]any
+}
+
+// Switch adds a command-line switch (value "" for a bare one), such as
+// Switch("webrtc-ip-handling-policy", "disable_non_proxied_udp").
+func Switch(name, value string) BrowserOption {
+	return func(c *browserConfig) {
+		if value == "" {
+			c.switches = append(c.switches, chromedp.Flag(name, true))
+		} else {
+			c.switches = append(c.switches, chromedp.Flag(name, value))
+		}
+	}
+}
+
+// Preferences writes prefs as the profile's preferences (the settings a
+// managed computer may have), such as {"webrtc": {"udp_port_range": "…"}}.
+func Preferences(prefs map[string]any) BrowserOption {
+	return func(c *browserConfig) { c.prefs = prefs }
+}
+
 // New starts a headless Chromium for the test and stops it in t.Cleanup.
 //
 // The browser has a fresh profile in t.TempDir() and a desktop window of
 // 1280×800; use [Viewport] to give a tab another size, such as a phone's.
-func New(t *testing.T) *Browser {
+func New(t *testing.T, options ...BrowserOption) *Browser {
 	t.Helper()
 	path := testenv.Chromium(t)
 	profile := t.TempDir() // removed after the browser stopped (cleanups run LIFO)
+	var cfg browserConfig
+	for _, o := range options {
+		o(&cfg)
+	}
+	if cfg.prefs != nil {
+		b, err := json.Marshal(cfg.prefs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	b := &Browser{out: &tailBuffer{max: 32 << 10}, log: &guardedLog{t: t}}
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
@@ -88,6 +132,7 @@ func New(t *testing.T) *Browser {
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 		chromedp.CombinedOutput(b.out),
 	)
+	opts = append(opts, cfg.switches...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(b.log.logf))
 	b.ctx = ctx
