@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,8 +16,6 @@ import (
 	"portalo/store/blob/dirblob"
 	"portalo/store/blob/s3blob"
 	"portalo/store/kv"
-	"portalo/store/kv/boltkv"
-	"portalo/store/kv/rediskv"
 )
 
 // Blob runs fn as one subtest per object store backend ("embedded": a
@@ -37,13 +33,7 @@ func Blob(t *testing.T, fn func(t *testing.T, s blob.Store)) {
 // after the subtest.
 func Stores(t *testing.T, fn func(t *testing.T, b blob.Store, k kv.Store)) {
 	t.Run("embedded", func(t *testing.T) {
-		b := newDirBlob(t)
-		k, err := boltkv.Open(filepath.Join(t.TempDir(), "state.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { k.Close() })
-		fn(t, b, k)
+		fn(t, newDirBlob(t), newBoltKV(t))
 	})
 	t.Run("servers", func(t *testing.T) {
 		b := NewS3Blob(t)
@@ -58,21 +48,6 @@ func newDirBlob(t *testing.T) *dirblob.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func newRedisKV(t *testing.T) *rediskv.Store {
-	t.Helper()
-	prefix := fmt.Sprintf("test:%s:%d:", strings.ReplaceAll(t.Name(), " ", "_"), time.Now().UnixNano())
-	s, err := rediskv.Open(context.Background(), testenv.RedisURL(t), prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		keys, _ := s.Keys(context.Background(), "")
-		_ = s.Delete(context.Background(), keys...)
-		s.Close()
-	})
 	return s
 }
 
@@ -97,23 +72,31 @@ func bucketName(t *testing.T) string {
 // strict, see testenv).
 func NewS3Blob(t *testing.T) *s3blob.Store {
 	t.Helper()
-	env := testenv.MinIO(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := s3blob.Open(ctx, s3blob.Config{
+	s, err := s3blob.Open(ctx, S3Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { RemoveBucket(t, s.Client(), s.Bucket()) })
+	return s
+}
+
+// S3Config is the configuration of an s3blob store on the test MinIO
+// with a bucket name of its own (the bucket is not made yet).
+func S3Config(t *testing.T) s3blob.Config {
+	env := testenv.MinIO(t)
+	return s3blob.Config{
 		Endpoint:  env.Endpoint,
 		AccessKey: env.AccessKey,
 		SecretKey: env.SecretKey,
 		Bucket:    bucketName(t),
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeBucket(t, s.Client(), s.Bucket()) })
-	return s
 }
 
-func removeBucket(t *testing.T, c *minio.Client, bucket string) {
+// RemoveBucket removes a test bucket with its objects and unfinished
+// uploads, reporting what it could not remove.
+func RemoveBucket(t *testing.T, c *minio.Client, bucket string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	objects := c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true})

@@ -3,8 +3,6 @@ package s3blob_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -17,7 +15,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"portalo/internal/testenv"
+	"portalo/internal/storetest"
 	"portalo/store/blob"
 	"portalo/store/blob/blobtest"
 	"portalo/store/blob/s3blob"
@@ -26,30 +24,10 @@ import (
 // testPartSize makes the suite's 12 MiB objects go up in several parts.
 const testPartSize = 5 << 20
 
-var nonBucketChars = regexp.MustCompile(`[^a-z0-9]+`)
-
-// bucketName is unique per test and valid for S3: lowercase letters,
-// digits and single hyphens, at most 63 characters.
-func bucketName(t *testing.T) string {
-	name := nonBucketChars.ReplaceAllString(strings.ToLower(t.Name()), "-")
-	if len(name) > 40 {
-		name = name[len(name)-40:]
-	}
-	name = strings.Trim(name, "-")
-	b := make([]byte, 5)
-	rand.Read(b)
-	return "pt-" + name + "-" + hex.EncodeToString(b)
-}
-
 func config(t *testing.T) s3blob.Config {
-	env := testenv.MinIO(t)
-	return s3blob.Config{
-		Endpoint:  env.Endpoint,
-		AccessKey: env.AccessKey,
-		SecretKey: env.SecretKey,
-		Bucket:    bucketName(t),
-		PartSize:  testPartSize,
-	}
+	c := storetest.S3Config(t)
+	c.PartSize = testPartSize
+	return c
 }
 
 // newStore opens a store on a fresh bucket that is removed, objects and
@@ -61,25 +39,8 @@ func newStore(t *testing.T) *s3blob.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeBucket(t, s.Client(), s.Bucket()) })
+	t.Cleanup(func() { storetest.RemoveBucket(t, s.Client(), s.Bucket()) })
 	return s
-}
-
-func removeBucket(t *testing.T, c *minio.Client, bucket string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	objects := c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true})
-	for res := range c.RemoveObjects(ctx, bucket, objects, minio.RemoveObjectsOptions{}) {
-		t.Errorf("cleanup: remove %s/%s: %v", bucket, res.ObjectName, res.Err)
-	}
-	for u := range c.ListIncompleteUploads(ctx, bucket, "", true) {
-		if u.Err == nil {
-			_ = c.RemoveIncompleteUpload(ctx, bucket, u.Key)
-		}
-	}
-	if err := c.RemoveBucket(ctx, bucket); err != nil {
-		t.Errorf("cleanup: remove bucket %s: %v", bucket, err)
-	}
 }
 
 func TestContract(t *testing.T) {
@@ -90,7 +51,7 @@ func TestBucketName(t *testing.T) {
 	re := regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 	seen := map[string]bool{}
 	for range 3 {
-		n := bucketName(t)
+		n := config(t).Bucket
 		if len(n) < 3 || len(n) > 63 || !re.MatchString(n) || seen[n] {
 			t.Errorf("bad or repeated bucket name %q", n)
 		}
@@ -114,7 +75,7 @@ func TestOpenWrongCredentials(t *testing.T) {
 			defer cancel()
 			s, err := s3blob.Open(ctx, c)
 			if err == nil {
-				removeBucket(t, s.Client(), s.Bucket())
+				storetest.RemoveBucket(t, s.Client(), s.Bucket())
 				t.Fatal("Open with wrong credentials succeeded")
 			}
 			msg := err.Error()
@@ -179,7 +140,7 @@ func TestOpenConcurrentCreate(t *testing.T) {
 	}
 	for _, s := range stores {
 		if s != nil {
-			t.Cleanup(func() { removeBucket(t, s.Client(), s.Bucket()) })
+			t.Cleanup(func() { storetest.RemoveBucket(t, s.Client(), s.Bucket()) })
 			break
 		}
 	}
