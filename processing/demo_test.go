@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"portalo/catalog"
+	"portalo/internal/testenv"
 	"portalo/processing"
 	"portalo/store/blob/dirblob"
 	"portalo/store/kv/boltkv"
@@ -27,7 +28,7 @@ func childCPU(t *testing.T) time.Duration {
 // once: not again on the next start, nor after an editor deleted them;
 // and not at all when the catalog had items.
 func TestSeedDemo(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	b, err := dirblob.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -26,19 +26,6 @@ import (
 	"portalo/store/kv"
 )
 
-// needTools skips (or, in strict mode, fails) when ffmpeg is missing.
-func needTools(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if testenv.Strict() {
-				t.Fatalf("%s is not installed; run the README's test command (make test)", tool)
-			}
-			t.Skipf("%s is not installed (apt-get install ffmpeg)", tool)
-		}
-	}
-}
-
 // ffmpeg runs ffmpeg to make a test input in dir and returns its path.
 func ffmpeg(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
@@ -238,7 +225,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 // the whole ladder, listed complete in both language versions; then the
 // item can be published.
 func TestProcessClipIntoLadder(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	storetest.Stores(t, func(t *testing.T, b blob.Store, k kv.Store) {
 		e := newEnv(t, b, k)
 		ctx := t.Context()
@@ -393,7 +380,7 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // A file that is not media fails with a reason naming it, lists no
 // output, and a retry after a good upload under the same name succeeds.
 func TestNotMediaFailsAndRetries(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	storetest.Stores(t, func(t *testing.T, b blob.Store, k kv.Store) {
 		e := newEnv(t, b, k)
 		ctx := t.Context()
@@ -454,7 +441,7 @@ func TestNotMediaFailsAndRetries(t *testing.T) {
 // and Processor (a restarted node); running the job once more is
 // harmless: it replaces the outputs and removes the old ones.
 func TestRestartAndRerun(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	storetest.Stores(t, func(t *testing.T, b blob.Store, k kv.Store) {
 		ctx := t.Context()
 		e1 := newEnv(t, b, k)
@@ -541,7 +528,7 @@ func (s *deletingStore) Put(ctx context.Context, key string, r io.Reader, size i
 // An item deleted while it is processed leaves no file behind; one
 // deleted while its job waits is skipped.
 func TestItemDeletedDuringProcessing(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	storetest.Stores(t, func(t *testing.T, b blob.Store, k kv.Store) {
 		ctx := t.Context()
 		base := newEnv(t, b, k)

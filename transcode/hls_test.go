@@ -23,19 +23,6 @@ import (
 	"portalo/transcode"
 )
 
-// needTools skips (or, in strict mode, fails) when ffmpeg is missing.
-func needTools(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if testenv.Strict() {
-				t.Fatalf("%s is not installed; run the README's test command (make test)", tool)
-			}
-			t.Skipf("%s is not installed (apt-get install ffmpeg)", tool)
-		}
-	}
-}
-
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -127,7 +114,7 @@ type probeResult struct {
 }
 
 func TestHLS(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	ctx := testCtx(t)
 	in := t.TempDir()
 	job := transcode.Job{
@@ -545,7 +532,7 @@ func topBoxes(t *testing.T, path string) []string {
 }
 
 func TestHLSAudioOnly(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	ctx := testCtx(t)
 	in := t.TempDir()
 	src := filepath.Join(in, "episode.mp3")
@@ -594,7 +581,7 @@ func TestHLSAudioOnly(t *testing.T) {
 }
 
 func TestHLSCancel(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	in := t.TempDir()
 	src := clip(t, in, "clip.mp4")
 	parent := t.TempDir()
@@ -678,7 +665,7 @@ func childNice(t *testing.T, comm string) []int {
 }
 
 func TestProbe(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	video := clip(t, dir, "clip.mp4")
@@ -734,7 +721,7 @@ func TestProbe(t *testing.T) {
 }
 
 func TestHLSRejectsBadInput(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	ctx := testCtx(t)
 	in := t.TempDir()
 	video := clip(t, in, "clip.mp4")
@@ -800,7 +787,7 @@ func TestHLSRejectsBadInput(t *testing.T) {
 // A phone's portrait video is stored landscape with a rotation: the
 // renditions are upright, sized by their short side.
 func TestHLSPortrait(t *testing.T) {
-	needTools(t)
+	testenv.FFmpeg(t)
 	ctx := testCtx(t)
 	in := t.TempDir()
 	// Stored: white left half, black right half.

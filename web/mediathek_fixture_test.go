@@ -173,20 +173,6 @@ func (h *mediaHarness) addSynthetic(t *testing.T, m catalog.Meta, draft bool) ca
 	return it
 }
 
-// needFFmpeg skips (or, in strict mode, fails) when ffmpeg or ffprobe is
-// missing.
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if testenv.Strict() {
-				t.Fatalf("%s is not installed; run the README's test command (make test)", tool)
-			}
-			t.Skipf("%s is not installed (apt-get install ffmpeg)", tool)
-		}
-	}
-}
-
 func runFFmpeg(t *testing.T, args ...string) {
 	t.Helper()
 	cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-nostdin", "-v", "error", "-y"}, args...)...)
@@ -209,7 +195,7 @@ const subtitleText = "Atmen Sie ruhig ein"
 
 func makeHLS(t *testing.T) hlsFixture {
 	t.Helper()
-	needFFmpeg(t)
+	testenv.FFmpeg(t)
 	dir := t.TempDir()
 	src, tr, vtt := filepath.Join(dir, "src.mp4"), filepath.Join(dir, "tr.m4a"), filepath.Join(dir, "de.vtt")
 	runFFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=4",

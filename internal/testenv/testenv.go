@@ -75,3 +75,14 @@ func Chromium(t testing.TB) string {
 	missing(t, "Chromium (apt-get install chromium)")
 	return ""
 }
+
+// FFmpeg skips the test (fails it in strict mode) unless ffmpeg and ffprobe
+// are installed, as the media tests need both.
+func FFmpeg(t testing.TB) {
+	t.Helper()
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(t, tool+" (apt-get install ffmpeg)")
+		}
+	}
+}
