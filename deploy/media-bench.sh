@@ -26,11 +26,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ITEMS=${ITEMS:-1000}
 VIDEO_SECONDS=${VIDEO_SECONDS:-30}
-READY_TIMEOUT=60
-minio_port='' console_port='' portalo_port='' # set by free_port
+portalo_port='' # set by free_port
 
 say() { printf 'media-bench.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
+# shellcheck source=deploy/servers.sh
+source deploy/servers.sh # MINIO_VERSION, helpers
 
 for tool in go ffmpeg curl; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -41,17 +42,9 @@ pids=()
 bucket_to_drop=''
 
 cleanup() {
-	local rc=$? pid i
+	local rc=$?
 	trap - EXIT INT TERM
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	stop_servers
 	if [[ -n $bucket_to_drop ]]; then
 		"$tmp/bin/portalo-mediabench" drop -s3-endpoint "$s3_endpoint" -s3-access-key "$s3_access" \
 			-s3-secret-key "$s3_secret" -s3-bucket "$bucket_to_drop" || say "could not remove bucket $bucket_to_drop"
@@ -62,43 +55,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-taken=" "
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40001))
-		[[ $taken == *" $p "* ]] && continue
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			taken+="$p "
-			printf -v "$1" %s "$p"
-			return
-		fi
-	done
-}
-
-secret() { od -An -tx1 -N"$(($1 / 2))" /dev/urandom | tr -d ' \n'; }
-
-# wait_ready NAME PID LOG CHECK...: runs CHECK until it succeeds, fails if the
-# server exits or does not answer within READY_TIMEOUT seconds.
-wait_ready() {
-	local name=$1 pid=$2 log=$3
-	shift 3
-	local deadline=$((SECONDS + READY_TIMEOUT))
-	until "$@" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			say "error: $name exited; the end of its log ($log):"
-			tail -n 30 "$log" >&2 || true
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			say "error: $name did not answer within $READY_TIMEOUT s; the end of its log ($log):"
-			tail -n 30 "$log" >&2 || true
-			exit 1
-		fi
-		sleep 0.2
-	done
-}
 
 say "building portalo and portalo-mediabench ..."
 mkdir -p "$tmp/bin"
@@ -115,34 +71,11 @@ if [[ -n ${PORTALO_TEST_S3_ENDPOINT:-} ]]; then
 	bucket_to_drop=$bucket
 	say "using the MinIO at $s3_endpoint, bucket $bucket"
 else
-	minio_version=$(sed -n 's/^MINIO_VERSION=\([^ ]*\).*/\1/p' deploy/test.sh)
-	[[ -n $minio_version ]] || die "cannot read MINIO_VERSION from deploy/test.sh"
-	gobin=$(go env GOBIN)
-	if [[ -z $gobin ]]; then
-		gopath=$(go env GOPATH)
-		gobin=${gopath%%:*}/bin
-	fi
-	minio=$gobin/minio
-	if [[ ! -x $minio || "$(cat "$gobin/.minio-version" 2>/dev/null)" != "$minio_version" ]]; then
-		say "installing the MinIO server $minio_version (go install, about 5 minutes the first time) ..."
-		GOBIN=$gobin go install "github.com/minio/minio@$minio_version"
-		echo "$minio_version" >"$gobin/.minio-version"
-	fi
-	free_port minio_port
-	free_port console_port
+	install_minio
+	start_minio
 	s3_endpoint=127.0.0.1:$minio_port
-	s3_access=portalo$(secret 8)
-	s3_secret=$(secret 32)
-	say "starting the MinIO server on $s3_endpoint ..."
-	mkdir "$tmp/minio"
-	MINIO_ROOT_USER=$s3_access MINIO_ROOT_PASSWORD=$s3_secret \
-		MINIO_BROWSER=off MINIO_UPDATE=off MINIO_CI_CD=1 \
-		"$minio" server "$tmp/minio" --quiet \
-		--address "$s3_endpoint" --console-address "127.0.0.1:$console_port" \
-		>"$tmp/minio.log" 2>&1 </dev/null &
-	pids+=($!)
-	minio_live() { curl -sf -o /dev/null "http://$s3_endpoint/minio/health/live"; }
-	wait_ready minio "${pids[-1]}" "$tmp/minio.log" minio_live
+	s3_access=$minio_user
+	s3_secret=$minio_password
 fi
 
 # --- seed, then start portalo on the seeded stores ----------------------------
