@@ -135,7 +135,17 @@ func (m *mediathek) serveFile(c *gin.Context) {
 		c.Redirect(http.StatusFound, u)
 		return
 	}
-	r, info, err := m.objects.Open(ctx, key)
+	var (
+		r    io.ReadSeekCloser
+		info blob.Info
+	)
+	rr, ranged := m.objects.(rangeReader)
+	if ranged {
+		r, info, ranged = openRanged(ctx, rr, c.Request, key)
+	}
+	if !ranged {
+		r, info, err = m.objects.Open(ctx, key)
+	}
 	if errors.Is(err, blob.ErrNotFound) {
 		m.fail(c, catalog.ErrNotFound)
 		return
