@@ -71,6 +71,8 @@ type mediathek struct {
 	// presign is set with DeliveryRedirect.
 	presign presigner
 	files   *mediaFileCache
+	// copyBuffers are the buffers proxied files are copied through.
+	copyBuffers *sync.Pool
 
 	originMu sync.Mutex
 	origin   string // of the presigned URLs, learnt from the first one
@@ -90,7 +92,7 @@ func (s *Server) mediathekRoutes(e *gin.Engine) error {
 	if s.cfg.Objects == nil {
 		return errors.New("web: the mediathek needs Objects, the object store of its files")
 	}
-	m := &mediathek{s: s, cat: s.cfg.Mediathek, objects: s.cfg.Objects, files: newMediaFileCache(mediaFileCacheSize)}
+	m := &mediathek{s: s, cat: s.cfg.Mediathek, objects: s.cfg.Objects, files: newMediaFileCache(mediaFileCacheSize), copyBuffers: newCopyBuffers()}
 	switch s.cfg.MediaDelivery {
 	case "", DeliveryProxy:
 	case DeliveryRedirect:

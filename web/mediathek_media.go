@@ -173,7 +173,7 @@ func (m *mediathek) serveFile(c *gin.Context) {
 	// ServeContent answers Range (206, 416), HEAD, If-None-Match,
 	// If-Range and If-Modified-Since, and streams the object without
 	// holding it in memory.
-	http.ServeContent(c.Writer, c.Request, "", info.Modified, r)
+	http.ServeContent(bigCopyWriter{c.Writer, m.copyBuffers}, c.Request, "", info.Modified, r)
 }
 
 // Which files an item serves.

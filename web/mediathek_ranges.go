@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"portalo/store/blob"
 )
@@ -186,3 +187,30 @@ const (
 	errSeekNegative rangedError = "web: seek: negative position"
 	errRangeMoved   rangedError = "web: the object store answered a range at another offset"
 )
+
+// copyBufferSize is the buffer a proxied body is copied through: larger
+// than io.Copy's 32 KiB, so that a segment takes few system calls.
+const copyBufferSize = 256 << 10
+
+// bigCopyWriter gives http.ServeContent's copy a larger buffer (gin's
+// writer has no ReadFrom of its own, so io.Copy would use 32 KiB).
+type bigCopyWriter struct {
+	http.ResponseWriter
+	pool *sync.Pool
+}
+
+// ReadFrom copies r through a pooled buffer of copyBufferSize.
+func (w bigCopyWriter) ReadFrom(r io.Reader) (int64, error) {
+	buf := w.pool.Get().(*[]byte)
+	defer w.pool.Put(buf)
+	return io.CopyBuffer(writerOnly{w.ResponseWriter}, r, *buf)
+}
+
+// writerOnly hides everything but Write, so that io.CopyBuffer uses the
+// buffer instead of looking for ReadFrom again.
+type writerOnly struct{ io.Writer }
+
+// copyBuffers is the pool of bigCopyWriter's buffers.
+func newCopyBuffers() *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+}
