@@ -76,6 +76,9 @@ func (s *Server) serveStatic(c *gin.Context) {
 	} else {
 		c.Header("Cache-Control", "public, max-age=300")
 	}
+	if s.gzipped.serve(c.Writer, c.Request, name, time.Time{}) {
+		return
+	}
 	c.FileFromFS(name, http.FS(sub))
 }
 

@@ -130,6 +130,7 @@ type Server struct {
 	handler      http.Handler
 	metrics      *httpMetrics
 	assetVersion string
+	gzipped      *staticGzip
 }
 
 // New builds the handler. Call gin.SetMode before, once per process.
@@ -160,6 +161,11 @@ func New(cfg Config) (*Server, error) {
 	if s.assetVersion, err = hashStatic(); err != nil {
 		return nil, err
 	}
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, err
+	}
+	s.gzipped = newStaticGzip(static)
 	if s.metrics, err = newHTTPMetrics(cfg.Registry); err != nil {
 		return nil, err
 	}
