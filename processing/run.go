@@ -136,6 +136,7 @@ func (r *run) begin(ctx context.Context) (catalog.Item, error) {
 // process does the work; on error the caller removes what it uploaded.
 func (r *run) process(ctx context.Context, it catalog.Item) error {
 	p := r.p
+	log := p.log.With("item", r.item, "job", r.job.ID, "attempt", r.job.Attempts)
 	mainLang, ok := sourceLanguage(it, r.source)
 	if !ok {
 		return &missingError{what: "the uploaded file", file: path.Base(r.source), gone: "is no longer part of the item"}
@@ -161,6 +162,10 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 	job := transcode.Job{
 		Source: mainLocal, SourceLanguage: mainLang, OutDir: filepath.Join(tmp, "out"),
 		Threads: p.opt.Threads, NormalPriority: p.opt.NormalPriority,
+		// The source's own subtitle streams in the catalog's languages
+		// become subtitles too (in the languages no file was uploaded
+		// for); the catalog has no others.
+		EmbeddedSubtitleLanguages: catalog.Languages,
 	}
 	for _, l := range catalog.Languages {
 		if l == mainLang {
@@ -176,7 +181,9 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 	}
 	for _, l := range catalog.Languages {
 		key, ok := it.Subtitles[l]
-		if !ok {
+		if !ok || r.isOutput(key) {
+			// Subtitles an earlier run extracted from the source are
+			// extracted again.
 			continue
 		}
 		local := filepath.Join(in, "subtitles-"+l+".vtt")
@@ -216,6 +223,10 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 	res, err := transcode.HLS(ctx, job)
 	if err != nil {
 		return err
+	}
+	for _, n := range res.Notes {
+		log.Info("processing: a subtitle stream of the uploaded file is left out",
+			"stream", n.Stream, "codec", n.Codec, "language", n.Language, "title", n.Title, "code", n.Code, "why", n.Detail)
 	}
 
 	// Nothing is uploaded for an item deleted meanwhile, or by a run
@@ -427,6 +438,7 @@ func (r *run) commit(ctx context.Context, mainLang string, res transcode.Result)
 			return errSuperseded
 		}
 		m.Versions = r.versions(m.Versions, mainLang, res)
+		m.Subtitles = r.subtitles(m.Subtitles, res)
 		m.Duration = res.Duration.Truncate(time.Millisecond)
 		uploaded := m.Poster != "" && strings.HasPrefix(m.Poster, catalog.Prefix(r.item)+sourceDir)
 		switch {
@@ -439,6 +451,41 @@ func (r *run) commit(ctx context.Context, mainLang string, res transcode.Result)
 		return nil
 	})
 	return err
+}
+
+// subtitles returns the item's subtitles with those extracted from the
+// source replaced by this run's: uploaded files stay (the run used them,
+// or one was uploaded since, which queued a newer job), and a language
+// without one gets the subtitles the run extracted, if any.
+func (r *run) subtitles(old map[string]string, res transcode.Result) map[string]string {
+	out := map[string]string{}
+	for l, key := range old {
+		if !r.isOutput(key) {
+			out[l] = key
+		}
+	}
+	byPath := map[string]bool{}
+	for _, f := range res.Files {
+		byPath[f.Path] = true
+	}
+	for _, s := range res.Subtitles {
+		if !s.Embedded || !catalog.ValidLanguage(s.Language) || !byPath[s.File] {
+			continue
+		}
+		if _, uploaded := out[s.Language]; !uploaded {
+			out[s.Language] = r.prefix + s.File
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// isOutput reports whether key is an output of a run (of any job) of the
+// item, not an upload.
+func (r *run) isOutput(key string) bool {
+	return strings.HasPrefix(key, catalog.Prefix(r.item)+outDir)
 }
 
 // versions returns the item's versions with their sources kept and their

@@ -26,7 +26,13 @@ type Job struct {
 	// first audio stream is used) played with the source's pictures.
 	Audio []AudioInput
 	// Subtitles are WebVTT files (SubRip is converted), one per language.
+	// A file wins over the source's subtitle streams in its language.
 	Subtitles []SubtitleInput
+	// EmbeddedSubtitleLanguages, if not nil, are the languages (base
+	// language codes, "de") in which the source's own subtitle streams
+	// become renditions; streams in others are left out with a Note. Nil
+	// takes every language.
+	EmbeddedSubtitleLanguages []string
 	// OutDir is the directory HLS creates. It must not exist or be empty;
 	// its parent is created if missing.
 	OutDir string
@@ -68,6 +74,13 @@ type Result struct {
 	// undetermined); SubtitleLanguages the subtitle languages.
 	AudioLanguages    []string
 	SubtitleLanguages []string
+	// Subtitles are the subtitle renditions in the order of
+	// SubtitleLanguages: the job's files, then those extracted from the
+	// source's subtitle streams.
+	Subtitles []SubtitleRendition
+	// Notes say which of the source's subtitle streams were left out and
+	// why, by stream.
+	Notes []Note
 	// Poster is the poster image, "" when the source has no picture (an
 	// audio file without cover art).
 	Poster    string
@@ -95,6 +108,20 @@ type Download struct {
 	// Kind is "video" (MP4) or "audio" (M4A).
 	Kind     string
 	Language string
+}
+
+// SubtitleRendition is one EXT-X-MEDIA TYPE=SUBTITLES entry of the
+// master playlist.
+type SubtitleRendition struct {
+	Language string // BCP 47
+	// Playlist is its media playlist and File the WebVTT file it holds,
+	// all cues in one (subtitles/de.m3u8, subtitles/de.vtt).
+	Playlist, File string
+	// Embedded says the subtitles are the source's stream Stream (of
+	// codec Codec) rather than a file of the job.
+	Embedded bool
+	Stream   int
+	Codec    string
 }
 
 // Role says what a produced file is for; a server picks its cache policy
@@ -154,6 +181,10 @@ type plan struct {
 	audio    []audioTrack
 	bitrates []int // audio rendition bit rates, ascending
 	subs     []subtitle
+	// embedded are the source's subtitle streams to extract, by language;
+	// notes say why others are left out.
+	embedded []embeddedLang
+	notes    []Note
 }
 
 // HLS transcodes job.Source (with its language versions and subtitles)
@@ -168,7 +199,9 @@ type plan struct {
 //     the higher rungs), as EXT-X-MEDIA TYPE=AUDIO with LANGUAGE and NAME,
 //     one group per bit rate;
 //   - subtitles as EXT-X-MEDIA TYPE=SUBTITLES, one media playlist per
-//     language wrapping the whole WebVTT file;
+//     language wrapping the whole WebVTT file: the job's files, and the
+//     source's own text subtitle streams (SubRip, ASS, mov_text, WebVTT)
+//     in other languages, extracted to WebVTT (see Job.Subtitles);
 //   - poster.jpg (a frame at 10 % of the duration, or an audio file's
 //     cover art), download/video-LANG.mp4 (360p, +faststart) and
 //     download/audio-LANG.m4a;
@@ -210,6 +243,9 @@ func HLS(ctx context.Context, job Job) (Result, error) {
 		}
 	}()
 
+	if err := p.extractEmbedded(ctx, tmp); err != nil {
+		return Result{}, err
+	}
 	poster, err := p.poster(ctx, tmp)
 	if err != nil {
 		return Result{}, err
@@ -228,6 +264,8 @@ func HLS(ctx context.Context, job Job) (Result, error) {
 	}
 	res.Poster = poster
 	res.Downloads = downloads
+	res.Notes = p.notes
+	sortNotes(res.Notes)
 	if res.Files, err = listFiles(tmp); err != nil {
 		return Result{}, err
 	}
@@ -340,6 +378,27 @@ func newPlan(ctx context.Context, job Job) (*plan, error) {
 		}
 		p.subs = append(p.subs, s)
 	}
+	// The source's own subtitle streams, in the languages no file is
+	// for. They are extracted once HLS has a working directory; one that
+	// fails is left out with a note rather than failing the job.
+	uploaded := map[string]bool{}
+	for lang := range subLangs {
+		if base, ok := embeddedLanguage(lang); ok {
+			uploaded[base] = true
+		}
+	}
+	var allowed map[string]bool
+	if job.EmbeddedSubtitleLanguages != nil {
+		allowed = map[string]bool{}
+		for _, l := range job.EmbeddedSubtitleLanguages {
+			base, ok := embeddedLanguage(l)
+			if !ok {
+				return nil, invalid("embedded subtitle language %q is not a language tag", l)
+			}
+			allowed[base] = true
+		}
+	}
+	p.planEmbedded(src.Subtitles, uploaded, allowed)
 	return p, nil
 }
 

@@ -181,6 +181,11 @@ func (p *plan) writePlaylists(ctx context.Context, tmp string) (Result, error) {
 			fmt.Fprintf(&m, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=%q,NAME=%q,LANGUAGE=%q,DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI=%q\n",
 				subtitleGroup, languageName(s.lang, s.lang), s.lang, "subtitles/"+s.key()+".m3u8")
 			res.SubtitleLanguages = append(res.SubtitleLanguages, s.lang)
+			r := SubtitleRendition{Language: s.lang, Playlist: "subtitles/" + s.key() + ".m3u8", File: "subtitles/" + s.key() + ".vtt"}
+			if s.stream != nil {
+				r.Embedded, r.Stream, r.Codec = true, s.stream.Index, s.stream.Codec
+			}
+			res.Subtitles = append(res.Subtitles, r)
 		}
 	}
 	groups := func(b int) string {

@@ -91,10 +91,42 @@ type AudioStream struct {
 
 // SubtitleStream is a subtitle stream embedded in the file.
 type SubtitleStream struct {
-	Index    int
-	Codec    string
+	// Index is the stream's index in the file.
+	Index int
+	// Codec is ffprobe's codec name: "subrip", "ass", "mov_text",
+	// "webvtt", "hdmv_pgs_subtitle", ...
+	Codec string
+	// Language is the stream's language tag as BCP 47 ("de" for "ger" or
+	// "deu"), or "" when the file does not say or says "und".
 	Language string
 	Title    string
+	// Default and Forced are the stream's dispositions: the player's
+	// default choice, and subtitles of only the parts in a foreign
+	// language (signs, a phone call).
+	Default, Forced bool
+}
+
+// Text reports whether the stream is text that ffmpeg converts to
+// WebVTT. Image-based subtitles (DVD, Blu-ray, DVB) are pictures of text
+// and are not.
+func (s SubtitleStream) Text() bool { return textSubtitleCodecs[s.Codec] }
+
+// Image reports whether the stream is image-based subtitles (DVD,
+// Blu-ray, DVB, XSUB).
+func (s SubtitleStream) Image() bool { return imageSubtitleCodecs[s.Codec] }
+
+// textSubtitleCodecs are the text subtitle codecs ffmpeg decodes (and so
+// converts to WebVTT); ffmpeg -codecs lists them with "S" and no image
+// flag.
+var textSubtitleCodecs = map[string]bool{
+	"subrip": true, "srt": true, "ass": true, "ssa": true, "mov_text": true, "webvtt": true, "text": true,
+	"subviewer": true, "subviewer1": true, "microdvd": true, "mpl2": true, "jacosub": true,
+	"realtext": true, "sami": true, "stl": true, "vplayer": true, "pjs": true,
+}
+
+// imageSubtitleCodecs are the bitmap subtitle codecs.
+var imageSubtitleCodecs = map[string]bool{
+	"dvd_subtitle": true, "hdmv_pgs_subtitle": true, "dvb_subtitle": true, "xsub": true,
 }
 
 // ffprobe's JSON output (-show_format -show_streams).
@@ -231,6 +263,7 @@ func (po probeOutput) info() Info {
 			info.Subtitles = append(info.Subtitles, SubtitleStream{
 				Index: s.Index, Codec: s.CodecName,
 				Language: languageTag(s.Tags["language"]), Title: s.Tags["title"],
+				Default: s.Disposition["default"] == 1, Forced: s.Disposition["forced"] == 1,
 			})
 		}
 	}

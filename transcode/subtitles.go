@@ -20,6 +20,9 @@ type subtitle struct {
 	lang string
 	// cues is the WebVTT body after the "WEBVTT" line.
 	cues []byte
+	// stream is the source's stream the subtitles were extracted from;
+	// nil for a file of the job.
+	stream *SubtitleStream
 }
 
 // key names the subtitles in file names.
