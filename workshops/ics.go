@@ -1,13 +1,13 @@
 package workshops
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"portalo/internal/ical"
 )
 
 // calendarNames name the feed in each language (X-WR-CALNAME).
@@ -45,11 +45,6 @@ var berlinTimezone = []string{
 
 var icsDays = [...]string{"SU", "MO", "TU", "WE", "TH", "FR", "SA"}
 
-const (
-	icsLocal = "20060102T150405"
-	icsUTC   = "20060102T150405Z"
-)
-
 // ICS returns the workshops as an iCalendar feed (RFC 5545): one weekly
 // recurring event per workshop in Europe/Berlin time, cancelled and moved
 // dates excluded from the rule, and each moved date as an event of its own
@@ -64,16 +59,16 @@ func ICS(workshops []Workshop, lang string, baseURL string) []byte {
 	if name == "" {
 		name = calendarNames["de"]
 	}
-	var b icsWriter
-	b.line("BEGIN:VCALENDAR")
-	b.line("VERSION:2.0")
-	b.line("PRODID:-//portalo//workshops//" + strings.ToUpper(cmp.Or(lang, "de")))
-	b.line("CALSCALE:GREGORIAN")
-	b.line("METHOD:PUBLISH")
-	b.line("X-WR-CALNAME:" + escapeText(name))
-	b.line("X-WR-TIMEZONE:Europe/Berlin")
+	var b ical.Writer
+	b.Line("BEGIN:VCALENDAR")
+	b.Line("VERSION:2.0")
+	b.Line("PRODID:-//portalo//workshops//" + strings.ToUpper(cmp.Or(lang, "de")))
+	b.Line("CALSCALE:GREGORIAN")
+	b.Line("METHOD:PUBLISH")
+	b.Line("X-WR-CALNAME:" + escapeText(name))
+	b.Line("X-WR-TIMEZONE:Europe/Berlin")
 	for _, l := range berlinTimezone {
-		b.line(l)
+		b.Line(l)
 	}
 	url := strings.TrimRight(baseURL, "/") + "/workshops"
 	for _, w := range ws {
@@ -84,21 +79,21 @@ func ICS(workshops []Workshop, lang string, baseURL string) []byte {
 		title, titleLang := w.TitleIn(lang)
 		desc, descLang := w.DescriptionIn(lang)
 		common := func(start time.Time, minutes int) {
-			b.line("DTSTART;TZID=Europe/Berlin:" + start.In(Berlin).Format(icsLocal))
-			b.line(fmt.Sprintf("DURATION:PT%dM", minutes))
-			b.line("SUMMARY;LANGUAGE=" + titleLang + ":" + escapeText(title))
+			b.Line("DTSTART;TZID=Europe/Berlin:" + start.In(Berlin).Format(ical.LocalFormat))
+			b.Line(fmt.Sprintf("DURATION:PT%dM", minutes))
+			b.Line("SUMMARY;LANGUAGE=" + titleLang + ":" + escapeText(title))
 			if desc != "" {
-				b.line("DESCRIPTION;LANGUAGE=" + descLang + ":" + escapeText(desc))
+				b.Line("DESCRIPTION;LANGUAGE=" + descLang + ":" + escapeText(desc))
 			}
-			b.line("CATEGORIES:" + escapeText(string(w.Topic)))
-			b.line("URL:" + url)
+			b.Line("CATEGORIES:" + escapeText(string(w.Topic)))
+			b.Line("URL:" + url)
 		}
 		uid := "UID:" + escapeText(w.ID) + "@portalo"
-		stamp := "DTSTAMP:" + w.UpdatedAt.UTC().Format(icsUTC)
+		stamp := "DTSTAMP:" + w.UpdatedAt.UTC().Format(ical.UTCFormat)
 
-		b.line("BEGIN:VEVENT")
-		b.line(uid)
-		b.line(stamp)
+		b.Line("BEGIN:VEVENT")
+		b.Line(uid)
+		b.Line(stamp)
 		start, _ := startOn(first, w.Start, w.Duration)
 		common(start, w.Duration)
 		rule := "RRULE:FREQ=WEEKLY;BYDAY=" + icsDays[w.Weekday]
@@ -106,14 +101,14 @@ func ICS(workshops []Workshop, lang string, baseURL string) []byte {
 			// With a TZID start, UNTIL must be in UTC (RFC 5545 3.3.10):
 			// the end of the last day in Berlin.
 			end := time.Date(w.Until.Year, w.Until.Month, w.Until.Day, 23, 59, 59, 0, Berlin)
-			rule += ";UNTIL=" + end.UTC().Format(icsUTC)
+			rule += ";UNTIL=" + end.UTC().Format(ical.UTCFormat)
 		}
-		b.line(rule)
+		b.Line(rule)
 		for _, d := range exceptionDates(w) {
 			t, _ := startOn(d, w.Start, w.Duration)
-			b.line("EXDATE;TZID=Europe/Berlin:" + t.Format(icsLocal))
+			b.Line("EXDATE;TZID=Europe/Berlin:" + t.Format(ical.LocalFormat))
 		}
-		b.line("END:VEVENT")
+		b.Line("END:VEVENT")
 
 		for _, d := range exceptionDates(w) {
 			ex := w.Exceptions[d]
@@ -122,15 +117,15 @@ func ICS(workshops []Workshop, lang string, baseURL string) []byte {
 			}
 			orig, _ := startOn(d, w.Start, w.Duration)
 			moved, _ := startOn(ex.Date, ex.Start, ex.Duration)
-			b.line("BEGIN:VEVENT")
-			b.line(uid)
-			b.line(stamp)
-			b.line("RECURRENCE-ID;TZID=Europe/Berlin:" + orig.Format(icsLocal))
+			b.Line("BEGIN:VEVENT")
+			b.Line(uid)
+			b.Line(stamp)
+			b.Line("RECURRENCE-ID;TZID=Europe/Berlin:" + orig.Format(ical.LocalFormat))
 			common(moved, ex.Duration)
-			b.line("END:VEVENT")
+			b.Line("END:VEVENT")
 		}
 	}
-	b.line("END:VCALENDAR")
+	b.Line("END:VCALENDAR")
 	return b.Bytes()
 }
 
@@ -147,52 +142,5 @@ func exceptionDates(w Workshop) []Date {
 	return out
 }
 
-// escapeText escapes a TEXT value (RFC 5545 3.3.11) and drops control
-// characters that iCalendar does not allow.
-func escapeText(s string) string {
-	var b strings.Builder
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	for _, r := range s {
-		switch {
-		case r == '\\' || r == ';' || r == ',':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			// not allowed in a content line
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// maxLine is the longest a content line may be, in octets, without its
-// CRLF (RFC 5545 3.1).
-const maxLine = 75
-
-// icsWriter writes content lines folded at 75 octets, never inside a
-// UTF-8 sequence, each ended by CRLF.
-type icsWriter struct {
-	bytes.Buffer
-}
-
-func (w *icsWriter) line(s string) {
-	limit := maxLine
-	for len(s) > limit {
-		cut := limit
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		w.WriteString(s[:cut])
-		w.WriteString("\r\n ")
-		s = s[cut:]
-		// A continuation line starts with a space, which counts.
-		limit = maxLine - 1
-	}
-	w.WriteString(s)
-	w.WriteString("\r\n")
-}
+// escapeText escapes a TEXT value (RFC 5545 3.3.11); see ical.EscapeText.
+func escapeText(s string) string { return ical.EscapeText(s) }
