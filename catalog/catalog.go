@@ -657,8 +657,8 @@ func (c *Catalog) SetStatus(ctx context.Context, id string, status Status, detai
 
 // Publish makes the item visible. It refuses with a *NotReadyError while
 // processing runs, when no version has a file, when a file listed is not
-// complete, or when a file, the poster or a subtitle is not in the object
-// store. Publishing a published item changes nothing.
+// complete, or when a file, the poster, a subtitle or the chapters file is
+// not in the object store. Publishing a published item changes nothing.
 func (c *Catalog) Publish(ctx context.Context, id string) (Item, error) {
 	return c.change(ctx, id, func(it *Item) (bool, error) {
 		if it.Status == StatusPublished {
@@ -731,6 +731,11 @@ func (c *Catalog) ready(ctx context.Context, it *Item) error {
 	for _, l := range sortedKeys(it.Subtitles) {
 		if ok, err := exists(it.Subtitles[l]); err != nil || !ok {
 			return cmpErr(err, notReady("subtitle_missing", l, it.Subtitles[l]))
+		}
+	}
+	if it.Chapters != "" {
+		if ok, err := exists(it.Chapters); err != nil || !ok {
+			return cmpErr(err, notReady("chapters_missing", "", it.Chapters))
 		}
 	}
 	return nil

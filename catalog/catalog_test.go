@@ -274,6 +274,17 @@ func TestValidation(t *testing.T) {
 			{"unknown topic", func(m *Meta) { m.Topic = "yoga" }, "topic", "topic_invalid"},
 			{"no audience", func(m *Meta) { m.Audience = "" }, "audience", "audience_required"},
 			{"unknown audience", func(m *Meta) { m.Audience = "everyone" }, "audience", "audience_invalid"},
+			{"unknown category", func(m *Meta) { m.Category = "flyer" }, "category", "category_invalid"},
+			{"doc version too long", func(m *Meta) { m.DocVersion = strings.Repeat("v", MaxDocVersionLen+1) }, "doc_version", "doc_version_too_long"},
+			{"doc version newline", func(m *Meta) { m.DocVersion = "2.1\nbeta" }, "doc_version", "doc_version_invalid"},
+			{"doc version control", func(m *Meta) { m.DocVersion = "2.1\u200b" }, "doc_version", "doc_version_invalid"},
+			{"doc version invalid UTF-8", func(m *Meta) { m.DocVersion = "\xff" }, "doc_version", "doc_version_invalid"},
+			{"series", func(m *Meta) { m.Kind, m.Series = KindEpisode, "Gesund Leben" }, "series", "series_invalid"},
+			{"series hyphen", func(m *Meta) { m.Kind, m.Series = KindEpisode, "-gesund" }, "series", "series_invalid"},
+			{"season negative", func(m *Meta) { m.Kind, m.Season = KindEpisode, -1 }, "season", "season_invalid"},
+			{"season too high", func(m *Meta) { m.Kind, m.Season = KindEpisode, MaxSeason+1 }, "season", "season_invalid"},
+			{"number negative", func(m *Meta) { m.Kind, m.Number = KindEpisode, -3 }, "number", "number_invalid"},
+			{"number too high", func(m *Meta) { m.Kind, m.Number = KindEpisode, MaxEpisodeNumber+1 }, "number", "number_invalid"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				m := valid()
@@ -326,6 +337,8 @@ func TestValidation(t *testing.T) {
 			}, "versions_tr", "key_duplicate"},
 			{"subtitle language", func(m *Media) { m.Subtitles = map[string]string{"klingon": Prefix(id) + "s.vtt"} }, "subtitles", "language_invalid"},
 			{"subtitle elsewhere", func(m *Media) { m.Subtitles = map[string]string{"ar": other} }, "subtitles_ar", "key_invalid"},
+			{"chapters elsewhere", func(m *Media) { m.Chapters = other }, "chapters", "key_invalid"},
+			{"chapters is manifest", func(m *Media) { m.Chapters = ManifestKey(id) }, "chapters", "key_invalid"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				_, err := c.SetFiles(ctx, id, func(m *Media) error { tt.change(m); return nil })
@@ -361,7 +374,7 @@ func TestValidation(t *testing.T) {
 		}
 
 		// List filters are checked too.
-		for _, q := range []Query{{Kind: "x"}, {Topic: "x"}, {Language: "fr"}, {Status: "x"}} {
+		for _, q := range []Query{{Kind: "x"}, {Topic: "x"}, {Language: "fr"}, {Status: "x"}, {Series: "Not An ID"}, {Category: "flyer"}} {
 			if _, err := c.List(q); err == nil {
 				t.Errorf("List(%+v) accepted an unknown filter", q)
 			}
@@ -688,6 +701,23 @@ func TestList(t *testing.T) {
 			{name: "busy", meta: m(KindVideo, TopicMovement, AudienceMultipliers, map[string]string{"tr": "Hareket"}), processing: true},
 			{name: "pain", meta: m(KindEpisode, TopicPain, AudienceMultipliers, map[string]string{"en": "Pain"}), versions: []string{"en", "ru"}, publish: true},
 		})
+		// Series and categories, set by Update (which keeps the order).
+		ctx := context.Background()
+		for name, change := range map[string]func(*Meta){
+			"sleep": func(m *Meta) { m.Series, m.Season, m.Number = "gesund-leben", 1, 2 },
+			"pain":  func(m *Meta) { m.Series, m.Number = "gesund-leben", 3 },
+			"guide": func(m *Meta) { m.Category = CategoryGuide },
+			"draft": func(m *Meta) { m.Series, m.Category = "gesund-leben", CategoryGuide }, // a video: both are dropped
+		} {
+			cur, err := f.c.Get(f.ids[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(&cur.Meta)
+			if _, err := f.c.Update(ctx, cur.ID, cur.Revision, cur.Meta); err != nil {
+				t.Fatal(err)
+			}
+		}
 		multiplier, editor := Viewer{Multiplier: true}, Viewer{Editor: true}
 		for _, tt := range []struct {
 			name  string
@@ -708,6 +738,13 @@ func TestList(t *testing.T) {
 			{"language public", Query{Language: "ru"}, nil, 0},
 			{"language ar", Query{Language: "ar"}, []string{"food"}, 1},
 			{"combined", Query{Kind: KindEpisode, Topic: TopicPain, Language: "en", Viewer: multiplier}, []string{"pain"}, 1},
+			{"series", Query{Series: "gesund-leben", Viewer: multiplier}, []string{"pain", "sleep"}, 2},
+			{"series public", Query{Series: "gesund-leben"}, []string{"sleep"}, 1},
+			{"series and kind", Query{Series: "gesund-leben", Kind: KindEpisode, Viewer: editor}, []string{"pain", "sleep"}, 2},
+			{"other series", Query{Series: "other", Viewer: editor}, nil, 0},
+			{"category", Query{Category: CategoryGuide, Viewer: editor}, []string{"guide"}, 1},
+			{"category public", Query{Category: CategoryGuide}, nil, 0},
+			{"other category", Query{Category: CategoryForm, Viewer: editor}, nil, 0},
 			{"page 1", Query{Viewer: editor, PageSize: 3}, []string{"pain", "busy", "food"}, 7},
 			{"page 2", Query{Viewer: editor, PageSize: 3, Page: 2}, []string{"draft", "guide", "sleep"}, 7},
 			{"page 3", Query{Viewer: editor, PageSize: 3, Page: 3}, []string{"yoga"}, 7},
@@ -741,8 +778,14 @@ func TestList(t *testing.T) {
 		if res.PageSize != DefaultPageSize {
 			t.Errorf("default page size %d", res.PageSize)
 		}
+		// Search takes the same filters.
+		if res, err := f.c.Search("pain", Query{Series: "gesund-leben", Viewer: editor}); err != nil || !slices.Equal(f.names(res.Items), []string{"pain"}) {
+			t.Errorf("Search in a series = %q, %v", f.names(res.Items), err)
+		}
+		if res, err := f.c.Search("leitfaden", Query{Category: CategoryGuide, Viewer: multiplier}); err != nil || !slices.Equal(f.names(res.Items), []string{"guide"}) {
+			t.Errorf("Search in a category = %q, %v", f.names(res.Items), err)
+		}
 		// A draft that was published once keeps its place when published again.
-		ctx := context.Background()
 		if _, err := f.c.Unpublish(ctx, f.ids["sleep"]); err != nil {
 			t.Fatal(err)
 		}
@@ -994,8 +1037,19 @@ func TestRebuildFromBucket(t *testing.T) {
 			{name: "b", meta: m(KindEpisode, TopicSleep, AudienceMultipliers, map[string]string{"ru": "Сон"}), versions: []string{"ru"}},
 			{name: "c", meta: m(KindDocument, TopicOther, AudiencePublic, map[string]string{"en": "Notes"})},
 			{name: "d", meta: m(KindVideo, TopicPain, AudiencePublic, map[string]string{"tr": "Ağrı"}), processing: true},
+			{name: "e", meta: Meta{Kind: KindEpisode, Topic: TopicSleep, Audience: AudiencePublic, Title: map[string]string{"de": "Folge 7"},
+				Series: "gesund-leben", Season: 2, Number: 7, Explicit: true}, versions: []string{"de"}},
+			{name: "f", meta: Meta{Kind: KindDocument, Topic: TopicOther, Audience: AudienceMultipliers, Title: map[string]string{"de": "Flyer"},
+				Category: CategoryPromotional, DocVersion: "2026-03"}},
 		})
 		ids := f.ids
+		if _, err := f.c.SetFiles(ctx, ids["e"], func(m *Media) error {
+			put(t, b, Prefix(ids["e"])+"source/chapters.json", `{"version":"1.2.0","chapters":[]}`)
+			m.Chapters = Prefix(ids["e"]) + "source/chapters.json"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := f.c.SetFiles(ctx, ids["a"], func(m *Media) error {
 			put(t, b, Prefix(ids["a"])+"poster.jpg", "jpeg")
 			m.Poster = Prefix(ids["a"]) + "poster.jpg"
@@ -1028,8 +1082,14 @@ func TestRebuildFromBucket(t *testing.T) {
 
 		rebuilt := newCatalog(t, b, k, Options{})
 		orig, fresh := f.c.idx.Load(), rebuilt.idx.Load()
-		if len(fresh.byID) != 3 {
-			t.Errorf("rebuilt %d items; want 3", len(fresh.byID))
+		if len(fresh.byID) != 5 {
+			t.Errorf("rebuilt %d items; want 5", len(fresh.byID))
+		}
+		if e, _ := rebuilt.Get(ids["e"]); e.Series != "gesund-leben" || e.Season != 2 || e.Number != 7 || !e.Explicit || e.Chapters != Prefix(ids["e"])+"source/chapters.json" {
+			t.Errorf("rebuilt episode %+v", e)
+		}
+		if d, _ := rebuilt.Get(ids["f"]); d.Category != CategoryPromotional || d.DocVersion != "2026-03" {
+			t.Errorf("rebuilt document %+v", d)
 		}
 		if !reflect.DeepEqual(orig.byID, fresh.byID) || !reflect.DeepEqual(orig.bySlug, fresh.bySlug) || !reflect.DeepEqual(orig.sorted, fresh.sorted) {
 			for id, e := range orig.byID {
@@ -1039,7 +1099,7 @@ func TestRebuildFromBucket(t *testing.T) {
 			}
 			t.Error("the rebuilt index differs")
 		}
-		for _, q := range []Query{{}, {Viewer: Viewer{Editor: true}}} {
+		for _, q := range []Query{{}, {Viewer: Viewer{Editor: true}}, {Series: "gesund-leben", Viewer: Viewer{Editor: true}}, {Category: CategoryPromotional, Viewer: Viewer{Multiplier: true}}} {
 			a, _ := f.c.List(q)
 			b, _ := rebuilt.List(q)
 			if !reflect.DeepEqual(a, b) {

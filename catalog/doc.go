@@ -20,6 +20,14 @@
 // nodes notice the bumped counter in Run, which polls it, and re-read only
 // the manifests whose ETag changed.
 //
+// An item's StatusDetail is either free text or a Reason (reason.go): a
+// stable code with parameters in a small JSON object, which the web layer
+// shows in the editor's language (ParseReason).
+//
+// Episodes carry their series, season, number and explicit flag, documents
+// their category and version label (Meta); these fields are cleared on
+// items of another kind. Query selects by kind, series and category.
+//
 // The package knows nothing of HTTP, uploads or ffmpeg: the web layer
 // decides who may see or change what (Viewer, the editor role) and the
 // processing step reports its files with SetFiles and SetStatus.

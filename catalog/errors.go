@@ -58,6 +58,7 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 //	file_missing      File Key is listed but not in the object store
 //	poster_missing    the poster Key is not in the object store
 //	subtitle_missing  the subtitle Key (of Language) is not in the object store
+//	chapters_missing  the chapters file Key is not in the object store
 type NotReadyError struct {
 	ID       string
 	Code     string

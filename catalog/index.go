@@ -126,6 +126,12 @@ type Query struct {
 	Kind     Kind   // "" for every kind
 	Topic    Topic  // "" for every topic
 	Language string // "" for every language; else items with a title or a version in it
+	// Series selects the episodes of one podcast series (Meta.Series);
+	// "" for every item.
+	Series string
+	// Category selects the documents of one category (Meta.Category); ""
+	// for every item.
+	Category DocumentCategory
 	// Status restricts an editor's list to one status ("" for all); for
 	// other viewers only published items are listed anyway.
 	Status Status
@@ -163,6 +169,10 @@ func (q *Query) check() error {
 		return inputErr("language", "language_invalid")
 	case q.Status != "" && !ValidStatus(q.Status):
 		return inputErr("status", "status_invalid")
+	case q.Series != "" && !ValidSeriesID(q.Series):
+		return inputErr("series", "series_invalid")
+	case q.Category != "" && !ValidDocumentCategory(q.Category):
+		return inputErr("category", "category_invalid")
 	}
 	// Past MaxPage every page is empty anyway; the bound keeps
 	// (Page-1)*PageSize from overflowing.
@@ -180,6 +190,8 @@ func (q *Query) selects(it *Item) bool {
 		(q.Kind == "" || it.Kind == q.Kind) &&
 		(q.Topic == "" || it.Topic == q.Topic) &&
 		(q.Status == "" || it.Status == q.Status) &&
+		(q.Series == "" || it.Series == q.Series) &&
+		(q.Category == "" || it.Category == q.Category) &&
 		(q.Language == "" || it.HasLanguage(q.Language))
 }
 

@@ -37,6 +37,25 @@ const (
 // is added here (and given a label in the web layer).
 var Topics = []Topic{TopicMovement, TopicNutrition, TopicRelaxation, TopicAddiction, TopicSleep, TopicPain, TopicOther}
 
+// DocumentCategory is what kind of document a document item is (for the
+// multipliers' area, which lists documents by category).
+type DocumentCategory string
+
+// The document categories.
+const (
+	CategoryPromotional DocumentCategory = "promotional" // promotional material (flyers, posters)
+	CategoryProject     DocumentCategory = "project"     // project documents
+	CategoryGuide       DocumentCategory = "guide"       // guides and handouts
+	CategoryForm        DocumentCategory = "form"        // forms and templates
+	CategoryReport      DocumentCategory = "report"      // reports and evaluations
+	CategoryOther       DocumentCategory = "other"
+)
+
+// DocumentCategories are the known document categories, in the order a
+// page lists them. A new category is added here (and given a label in the
+// web layer).
+var DocumentCategories = []DocumentCategory{CategoryPromotional, CategoryProject, CategoryGuide, CategoryForm, CategoryReport, CategoryOther}
+
 // Audience says who may see an item.
 type Audience string
 
@@ -76,6 +95,14 @@ func ValidKind(k Kind) bool { return slices.Contains(Kinds, k) }
 
 // ValidTopic reports whether t is one of Topics.
 func ValidTopic(t Topic) bool { return slices.Contains(Topics, t) }
+
+// ValidDocumentCategory reports whether c is one of DocumentCategories.
+func ValidDocumentCategory(c DocumentCategory) bool { return slices.Contains(DocumentCategories, c) }
+
+// ValidSeriesID reports whether id can name a podcast series: the same
+// form as an item ID (lowercase ASCII letters, digits and inner hyphens,
+// at most 64 bytes). What the ID refers to is not the catalog's business.
+func ValidSeriesID(id string) bool { return validID(id) }
 
 // ValidAudience reports whether a is one of Audiences.
 func ValidAudience(a Audience) bool { return slices.Contains(Audiences, a) }
@@ -140,6 +167,30 @@ type Meta struct {
 	Topic        Topic
 	Audience     Audience
 	Downloadable bool
+
+	// Episode fields: only a KindEpisode item keeps them (normalizing
+	// clears them on other kinds, so switching an item's kind drops them).
+	//
+	// Series is the ID of the podcast series the episode belongs to, in the
+	// form of ValidSeriesID; "" for none. The catalog does not check that
+	// the series exists.
+	Series string
+	// Season is the season number, 1..MaxSeason; 0 for none.
+	Season int
+	// Number is the episode's number, 1..MaxEpisodeNumber; 0 for none.
+	Number int
+	// Explicit marks an episode with explicit content (the podcast feed's
+	// itunes:explicit).
+	Explicit bool
+
+	// Document fields: only a KindDocument item keeps them (cleared on
+	// other kinds).
+	//
+	// Category is one of DocumentCategories; "" for none.
+	Category DocumentCategory
+	// DocVersion is a free version label ("2.1", "2026-03"): one line of
+	// printable characters, at most MaxDocVersionLen runes; "" for none.
+	DocVersion string
 }
 
 // Media is the part of an item that the processing step writes (SetFiles).
@@ -151,6 +202,10 @@ type Media struct {
 	Versions map[string]Version
 	// Subtitles maps a language code to the object key of a WebVTT file.
 	Subtitles map[string]string
+	// Chapters is the object key of an episode's chapters file (Podcasting
+	// 2.0 JSON chapters, content type application/json+chapters); "" for
+	// none.
+	Chapters string
 }
 
 // Item is one entry of the mediathek. It has no JSON form of its own: the

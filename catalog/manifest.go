@@ -34,12 +34,19 @@ type manifest struct {
 	Topic        Topic                      `json:"topic"`
 	Audience     Audience                   `json:"audience"`
 	Downloadable bool                       `json:"downloadable"`
+	Series       string                     `json:"series,omitempty"`
+	Season       int                        `json:"season,omitempty"`
+	Number       int                        `json:"number,omitempty"`
+	Explicit     bool                       `json:"explicit,omitempty"`
+	Category     DocumentCategory           `json:"category,omitempty"`
+	DocVersion   string                     `json:"doc_version,omitempty"`
 	Status       Status                     `json:"status"`
 	StatusDetail string                     `json:"status_detail,omitempty"`
 	DurationMS   int64                      `json:"duration_ms,omitempty"`
 	Poster       string                     `json:"poster,omitempty"`
 	Versions     map[string]manifestVersion `json:"versions,omitempty"`
 	Subtitles    map[string]string          `json:"subtitles,omitempty"`
+	Chapters     string                     `json:"chapters,omitempty"`
 	Created      time.Time                  `json:"created"`
 	Updated      time.Time                  `json:"updated"`
 	Published    time.Time                  `json:"published,omitzero"`
@@ -55,7 +62,9 @@ func encodeManifest(it Item) ([]byte, error) {
 		Format: manifestFormat, ID: it.ID, Kind: it.Kind, Slug: it.Slug,
 		Title: it.Title, Description: it.Description, Topic: it.Topic, Audience: it.Audience,
 		Downloadable: it.Downloadable, Status: it.Status, StatusDetail: it.StatusDetail,
-		DurationMS: it.Duration.Milliseconds(), Poster: it.Poster, Subtitles: it.Subtitles,
+		Series: it.Series, Season: it.Season, Number: it.Number, Explicit: it.Explicit,
+		Category: it.Category, DocVersion: it.DocVersion,
+		DurationMS: it.Duration.Milliseconds(), Poster: it.Poster, Subtitles: it.Subtitles, Chapters: it.Chapters,
 		Created: it.Created, Updated: it.Updated, Published: it.Published, Revision: it.Revision,
 	}
 	if len(it.Versions) > 0 {
@@ -90,10 +99,12 @@ func decodeManifest(id string, b []byte) (Item, error) {
 		Meta: Meta{
 			Kind: m.Kind, Slug: m.Slug, Title: m.Title, Description: m.Description,
 			Topic: m.Topic, Audience: m.Audience, Downloadable: m.Downloadable,
+			Series: m.Series, Season: m.Season, Number: m.Number, Explicit: m.Explicit,
+			Category: m.Category, DocVersion: m.DocVersion,
 		},
 		Media: Media{
 			Duration: time.Duration(m.DurationMS) * time.Millisecond, Poster: m.Poster,
-			Subtitles: m.Subtitles,
+			Subtitles: m.Subtitles, Chapters: m.Chapters,
 		},
 		Status: m.Status, StatusDetail: m.StatusDetail,
 		Created: m.Created.UTC(), Updated: m.Updated.UTC(), Revision: m.Revision,

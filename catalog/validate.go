@@ -16,6 +16,9 @@ const (
 	MaxDescriptionLen  = 5000 // runes
 	MaxStatusDetailLen = 1000 // runes
 	MaxDuration        = 24 * time.Hour
+	MaxSeason          = 9999
+	MaxEpisodeNumber   = 99999
+	MaxDocVersionLen   = 32 // runes
 	maxIDLen           = 64
 	maxRoleLen         = 32
 	maxFilesPerVersion = 100
@@ -104,6 +107,28 @@ func normalizeMeta(m Meta) (Meta, error) {
 	case !ValidAudience(m.Audience):
 		return Meta{}, inputErr("audience", "audience_invalid")
 	}
+	if m.Kind != KindEpisode {
+		m.Series, m.Season, m.Number, m.Explicit = "", 0, 0, false
+	}
+	if m.Kind != KindDocument {
+		m.Category, m.DocVersion = "", ""
+	}
+	m.Series = strings.TrimSpace(m.Series)
+	m.DocVersion = strings.TrimSpace(m.DocVersion)
+	switch {
+	case m.Series != "" && !ValidSeriesID(m.Series):
+		return Meta{}, inputErr("series", "series_invalid")
+	case m.Season < 0 || m.Season > MaxSeason:
+		return Meta{}, inputErr("season", "season_invalid")
+	case m.Number < 0 || m.Number > MaxEpisodeNumber:
+		return Meta{}, inputErr("number", "number_invalid")
+	case m.Category != "" && !ValidDocumentCategory(m.Category):
+		return Meta{}, inputErr("category", "category_invalid")
+	case !utf8.ValidString(m.DocVersion) || strings.ContainsFunc(m.DocVersion, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }):
+		return Meta{}, inputErr("doc_version", "doc_version_invalid")
+	case utf8.RuneCountInString(m.DocVersion) > MaxDocVersionLen:
+		return Meta{}, inputErr("doc_version", "doc_version_too_long")
+	}
 	return m, nil
 }
 
@@ -139,6 +164,9 @@ func normalizeMedia(id string, m Media) (Media, error) {
 	m.Duration = m.Duration.Truncate(time.Millisecond) // the manifest's precision
 	if m.Poster != "" && !validFileKey(id, m.Poster) {
 		return Media{}, inputErr("poster", "key_invalid")
+	}
+	if m.Chapters != "" && !validFileKey(id, m.Chapters) {
+		return Media{}, inputErr("chapters", "key_invalid")
 	}
 	var versions map[string]Version
 	for lang, v := range m.Versions {

@@ -202,6 +202,8 @@ func (p *Processor) start(ctx context.Context, itemID, sourceKey, lang string) e
 //	subtitle-LANG WebVTT subtitles: listed in Subtitles, and the item is
 //	              processed again (when it has a source)
 //	poster        the poster image: listed, kept by processing
+//	chapters      an episode's chapters file (Podcasting 2.0 JSON
+//	              chapters): listed as the item's Chapters, not processed
 func (p *Processor) OnUpload(ctx context.Context, itemID, role, key string) error {
 	kind, lang, _ := strings.Cut(role, "-")
 	if lang != "" && !catalog.ValidLanguage(lang) {
@@ -237,7 +239,9 @@ func (p *Processor) OnUpload(ctx context.Context, itemID, role, key string) erro
 		var replaced string
 		it, err := p.cat.SetFiles(ctx, itemID, func(m *catalog.Media) error {
 			replaced = ""
-			if old := m.Subtitles[lang]; old != key {
+			// An extracted subtitle (under out/) is still what the live
+			// playlists refer to: the next run's clean-up removes it.
+			if old := m.Subtitles[lang]; old != key && strings.HasPrefix(old, catalog.Prefix(itemID)+sourceDir) {
 				replaced = old
 			}
 			if m.Subtitles == nil {
@@ -265,6 +269,31 @@ func (p *Processor) OnUpload(ctx context.Context, itemID, role, key string) erro
 				replaced = m.Poster
 			}
 			m.Poster = key
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		p.deleteUnlisted(ctx, it, replaced)
+		return nil
+	case kind == "chapters" && lang == "":
+		it, err := p.cat.Get(itemID)
+		if err != nil {
+			return err
+		}
+		if it.Kind != catalog.KindEpisode {
+			return fmt.Errorf("%w: only a podcast episode has chapters", ErrInvalidSource)
+		}
+		if _, err := p.statUpload(ctx, itemID, key); err != nil {
+			return err
+		}
+		var replaced string
+		it, err = p.cat.SetFiles(ctx, itemID, func(m *catalog.Media) error {
+			replaced = ""
+			if m.Chapters != key {
+				replaced = m.Chapters
+			}
+			m.Chapters = key
 			return nil
 		})
 		if err != nil {
@@ -330,9 +359,9 @@ func (p *Processor) listSource(ctx context.Context, itemID, lang string, info bl
 }
 
 // deleteUnlisted removes uploads the item no longer lists (a replaced
-// source, subtitle or poster under another name).
+// source, subtitle, poster or chapters file under another name).
 func (p *Processor) deleteUnlisted(ctx context.Context, it catalog.Item, keys ...string) {
-	listed := map[string]bool{it.Poster: true}
+	listed := map[string]bool{it.Poster: true, it.Chapters: true}
 	for _, k := range it.Subtitles {
 		listed[k] = true
 	}
@@ -409,7 +438,7 @@ func (p *Processor) enqueue(ctx context.Context, it catalog.Item, source string)
 	prev, _, _ := p.readState(ctx, it.ID)
 	job, err := p.queue.Enqueue(ctx, Kind, data)
 	if err != nil {
-		p.setFailed(ctx, it.ID, "The processing could not be queued. Try again.")
+		p.setFailed(ctx, it.ID, queueFailed())
 		return fmt.Errorf("processing: queueing %s: %w", it.ID, err)
 	}
 	if err := p.setState(ctx, it.ID, itemState{Job: job, Source: source}); err != nil {
@@ -425,9 +454,10 @@ func (p *Processor) enqueue(ctx context.Context, it catalog.Item, source string)
 	return nil
 }
 
-// setFailed sets the item to failed with reason unless it is published.
-func (p *Processor) setFailed(ctx context.Context, id, reason string) {
-	_, err := p.cat.SetStatus(ctx, id, catalog.StatusFailed, reason)
+// setFailed sets the item to failed with the reason (its Detail) unless it
+// is published.
+func (p *Processor) setFailed(ctx context.Context, id string, reason Reason) {
+	_, err := p.cat.SetStatus(ctx, id, catalog.StatusFailed, reason.Detail())
 	if err != nil && !isPublishedErr(err) && !errors.Is(err, catalog.ErrNotFound) {
 		p.log.Warn("processing: cannot set the item to failed", "item", id, "err", err)
 	}

@@ -396,13 +396,16 @@ func TestNotMediaFailsAndRetries(t *testing.T) {
 		if j.State != jobs.Failed || got.Status != catalog.StatusFailed {
 			t.Fatalf("job %s, item %s; want both failed", j.State, got.Status)
 		}
-		for _, s := range []string{`"original.mp4"`, "not an audio or video file"} {
-			if !strings.Contains(got.StatusDetail, s) {
-				t.Errorf("status detail %q lacks %q", got.StatusDetail, s)
-			}
+		// The item keeps the reason's code and parameters, the job its
+		// English text.
+		r, ok := catalog.ParseReason(got.StatusDetail)
+		if !ok || r.Code != processing.ReasonNotMedia || r.Params["file"] != "original.mp4" || r.Params["input"] != "source" {
+			t.Errorf("status detail %q: reason %+v (%v), want not_media of the source original.mp4", got.StatusDetail, r, ok)
 		}
-		if j.Error != got.StatusDetail {
-			t.Errorf("job error %q, want the item's reason %q", j.Error, got.StatusDetail)
+		for _, s := range []string{`"original.mp4"`, "not an audio or video file"} {
+			if !strings.Contains(j.Error, s) {
+				t.Errorf("job error %q lacks %q", j.Error, s)
+			}
 		}
 		if files := got.Files(); len(files) != 1 || files[0].Key != src || got.Poster != "" || got.Duration != 0 {
 			t.Errorf("after the failure the item lists %+v (poster %q, duration %s); want only the source", files, got.Poster, got.Duration)
@@ -642,6 +645,56 @@ func TestOnUploadChecks(t *testing.T) {
 		}
 		if err := e.proc.Retry(ctx, other.ID); !errors.Is(err, processing.ErrNoSource) {
 			t.Errorf("Retry without a source = %v, want ErrNoSource", err)
+		}
+	})
+}
+
+// A chapters upload is listed as the episode's Chapters (not processed); a
+// new one replaces and removes the old file; other kinds refuse it.
+func TestOnUploadChapters(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, b blob.Store, k kv.Store) {
+		e := newEnv(t, b, k)
+		ctx := t.Context()
+		ep := e.newItem(t, catalog.KindEpisode)
+		video := e.newItem(t, catalog.KindVideo)
+		const chapters = `{"version":"1.2.0","chapters":[{"startTime":0,"title":"Einatmen"}]}`
+		first := ep.Prefix() + "source/chapters.json"
+		e.putBytes(t, first, []byte(chapters), "application/json+chapters")
+		if err := e.proc.OnUpload(ctx, ep.ID, "chapters", first); err != nil {
+			t.Fatal(err)
+		}
+		got := e.get(t, ep.ID)
+		if got.Chapters != first || got.Status != catalog.StatusDraft {
+			t.Fatalf("episode after the chapters upload: chapters %q, status %s", got.Chapters, got.Status)
+		}
+		if _, found, _ := e.proc.LatestJob(ctx, ep.ID); found {
+			t.Error("a chapters upload queued processing")
+		}
+		second := ep.Prefix() + "source/chapters-2.json"
+		e.putBytes(t, second, []byte(chapters), "application/json")
+		if err := e.proc.OnUpload(ctx, ep.ID, "chapters", second); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.get(t, ep.ID); got.Chapters != second {
+			t.Errorf("chapters after the second upload: %q, want %q", got.Chapters, second)
+		}
+		if keys := e.keys(t, ep.Prefix()+"source/"); !slices.Equal(keys, []string{second}) {
+			t.Errorf("stored uploads: %v, want only %s", keys, second)
+		}
+		for _, c := range []struct {
+			name, item, role, key string
+			want                  error
+		}{
+			{"not stored", ep.ID, "chapters", ep.Prefix() + "source/missing.json", processing.ErrSourceMissing},
+			{"with a language", ep.ID, "chapters-de", second, processing.ErrInvalidSource},
+			{"a video", video.ID, "chapters", video.Prefix() + "source/chapters.json", processing.ErrInvalidSource},
+		} {
+			if err := e.proc.OnUpload(ctx, c.item, c.role, c.key); !errors.Is(err, c.want) {
+				t.Errorf("%s: OnUpload = %v, want %v", c.name, err, c.want)
+			}
+		}
+		if got := e.get(t, ep.ID); got.Chapters != second {
+			t.Errorf("a refused upload changed the chapters to %q", got.Chapters)
 		}
 	})
 }

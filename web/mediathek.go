@@ -208,6 +208,12 @@ var mediathekMessages = map[string]string{
 	"page_invalid":         "ErrMediathekPage",
 	"page_size_invalid":    "ErrMediathekPageSize",
 	"item_published":       "ErrMediathekPublished",
+	"series_invalid":       "ErrMediathekSeries",
+	"season_invalid":       "ErrMediathekSeason",
+	"number_invalid":       "ErrMediathekNumber",
+	"category_invalid":     "ErrMediathekCategory",
+	"doc_version_invalid":  "ErrMediathekDocVersion",
+	"doc_version_too_long": "ErrMediathekDocVersion",
 }
 
 // notReadyMessages maps the reasons why an item cannot be published.
@@ -220,6 +226,7 @@ var notReadyMessages = map[string]string{
 	"file_missing":     "ErrMediathekNotReadyMissing",
 	"poster_missing":   "ErrMediathekNotReadyPoster",
 	"subtitle_missing": "ErrMediathekNotReadySubtitle",
+	"chapters_missing": "ErrMediathekNotReadyChapters",
 }
 
 func langName(code string) string {
@@ -251,7 +258,8 @@ func (m *mediathek) explainMedia(c *gin.Context, err error) (int, problem) {
 			lang = langName(code)
 		}
 		msg := l.T(id, "Lang", lang, "MaxTitle", catalog.MaxTitleLen, "MaxDescription", catalog.MaxDescriptionLen,
-			"MaxSlug", catalog.MaxSlugLen, "MaxQuery", catalog.MaxQueryLen, "MaxPage", maxMediaPage, "MaxPageSize", catalog.MaxPageSize)
+			"MaxSlug", catalog.MaxSlugLen, "MaxQuery", catalog.MaxQueryLen, "MaxPage", maxMediaPage, "MaxPageSize", catalog.MaxPageSize,
+			"MaxSeason", catalog.MaxSeason, "MaxNumber", catalog.MaxEpisodeNumber, "MaxDocVersion", catalog.MaxDocVersionLen)
 		return status, problem{Field: ie.Field, Code: ie.Code, Message: msg}
 	case errors.As(err, &ce):
 		return http.StatusConflict, problem{Code: "conflict", Message: l.T("ErrMediathekConflict")}
@@ -950,9 +958,22 @@ type mediaItemJSON struct {
 	Subtitles    []mediaSubtitleJSON `json:"subtitles,omitempty"`
 	Published    *time.Time          `json:"published,omitempty"`
 	Updated      time.Time           `json:"updated"`
-	Status       catalog.Status      `json:"status,omitempty"`
-	StatusDetail string              `json:"status_detail,omitempty"`
-	Revision     int                 `json:"revision,omitempty"`
+	// Episodes only.
+	Series   string `json:"series,omitempty"`
+	Season   int    `json:"season,omitempty"`
+	Number   int    `json:"number,omitempty"`
+	Explicit bool   `json:"explicit,omitempty"`
+	Chapters string `json:"chapters,omitempty"` // the chapters file's URL
+	// Documents only.
+	Category   catalog.DocumentCategory `json:"category,omitempty"`
+	DocVersion string                   `json:"doc_version,omitempty"`
+
+	Status catalog.Status `json:"status,omitempty"`
+	// StatusDetail is a sentence in the request's language (itemJSONIn);
+	// StatusReason its code and parameters when it is a reason.
+	StatusDetail string      `json:"status_detail,omitempty"`
+	StatusReason *reasonJSON `json:"status_reason,omitempty"`
+	Revision     int         `json:"revision,omitempty"`
 }
 
 func itemJSON(it catalog.Item, editor bool) mediaItemJSON {
@@ -966,6 +987,15 @@ func itemJSON(it catalog.Item, editor bool) mediaItemJSON {
 	}
 	if it.Poster != "" {
 		j.Poster = mediaURL(it, it.Poster)
+	}
+	switch it.Kind {
+	case catalog.KindEpisode:
+		j.Series, j.Season, j.Number, j.Explicit = it.Series, it.Season, it.Number, it.Explicit
+		if it.Chapters != "" {
+			j.Chapters = mediaURL(it, it.Chapters)
+		}
+	case catalog.KindDocument:
+		j.Category, j.DocVersion = it.Category, it.DocVersion
 	}
 	if !it.Published.IsZero() {
 		pub := it.Published
@@ -990,6 +1020,17 @@ func itemJSON(it catalog.Item, editor bool) mediaItemJSON {
 	}
 	if editor {
 		j.Status, j.StatusDetail, j.Revision = it.Status, it.StatusDetail, it.Revision
+		j.StatusReason = statusReasonJSON(it.StatusDetail)
+	}
+	return j
+}
+
+// itemJSONIn is itemJSON with the status detail as a sentence in l's
+// language.
+func itemJSONIn(l *i18n.Localizer, it catalog.Item, editor bool) mediaItemJSON {
+	j := itemJSON(it, editor)
+	if editor {
+		j.StatusDetail = statusDetailText(l, it.StatusDetail)
 	}
 	return j
 }
@@ -1017,7 +1058,7 @@ func (m *mediathek) apiList(c *gin.Context) {
 	}
 	items := make([]mediaItemJSON, 0, len(res.Items))
 	for _, it := range res.Items {
-		items = append(items, itemJSON(it, v.Editor))
+		items = append(items, itemJSONIn(localizer(c), it, v.Editor))
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"items": items, "total": res.Total, "page": res.Page, "page_size": res.PageSize, "pages": res.Pages()})
@@ -1030,5 +1071,5 @@ func (m *mediathek) apiItem(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"item": itemJSON(it, canEditMedia(account(c)))})
+	c.JSON(http.StatusOK, gin.H{"item": itemJSONIn(localizer(c), it, canEditMedia(account(c)))})
 }

@@ -46,13 +46,108 @@ type manageData struct {
 // statusOf describes the item's status for the editor.
 func (m *mediathek) statusOf(c *gin.Context, it catalog.Item) (status, detail string, progress int, hasProgress bool) {
 	l := localizer(c)
-	status, detail = label(l, statusLabels, it.Status), it.StatusDetail
+	status, detail = label(l, statusLabels, it.Status), statusDetailText(l, it.StatusDetail)
 	if it.Status == catalog.StatusProcessing && m.s.cfg.MediaProgress != nil {
 		if f, ok := m.s.cfg.MediaProgress.Progress(c.Request.Context(), it.ID); ok {
 			progress, hasProgress = int(math.Round(math.Max(0, math.Min(1, f))*100)), true
 		}
 	}
 	return status, detail, progress, hasProgress
+}
+
+// reasonMessages map the processing's reason codes (package processing)
+// to messages; an unknown code gets MediathekReasonUnknown.
+var reasonMessages = map[string]string{
+	"source_gone":       "MediathekReasonSourceGone",
+	"input_missing":     "MediathekReasonInputMissing",
+	"subtitles_invalid": "MediathekReasonSubtitlesInvalid",
+	"not_media":         "MediathekReasonNotMedia",
+	"input_unreadable":  "MediathekReasonInputUnreadable",
+	"tool_failed":       "MediathekReasonToolFailed",
+	"inputs_mismatch":   "MediathekReasonInputsMismatch",
+	"store_failed":      "MediathekReasonStoreFailed",
+	"queue_failed":      "MediathekReasonQueueFailed",
+	"failed":            "MediathekReasonFailed",
+}
+
+// reasonInputs name a reason's input (its "input" parameter).
+var reasonInputs = map[string]string{
+	"source":    "MediathekReasonInputSource",
+	"sound":     "MediathekReasonInputSound",
+	"subtitles": "MediathekReasonInputSubtitles",
+	"file":      "MediathekReasonInputFile",
+}
+
+// reasonSteps name what ffmpeg did (a reason's "step"); other steps are
+// shown as they are.
+var reasonSteps = map[string]string{
+	"probe":     "MediathekReasonStepProbe",
+	"encode":    "MediathekReasonStepEncode",
+	"poster":    "MediathekReasonStepPoster",
+	"download":  "MediathekReasonStepDownload",
+	"subtitles": "MediathekReasonStepSubtitles",
+	"timeline":  "MediathekReasonStepCheck",
+	"codec":     "MediathekReasonStepCheck",
+}
+
+// reasonOps name what the object store did (a reason's "op").
+var reasonOps = map[string]string{
+	"read":  "MediathekReasonOpRead",
+	"write": "MediathekReasonOpWrite",
+}
+
+// statusDetailText is an item's status detail for editors: a reason
+// (catalog.ParseReason) as a sentence in their language, other text (from
+// before reasons, or by hand) as it is.
+func statusDetailText(l *i18n.Localizer, detail string) string {
+	r, ok := catalog.ParseReason(detail)
+	if !ok {
+		return detail
+	}
+	id, ok := reasonMessages[r.Code]
+	if !ok {
+		return l.T("MediathekReasonUnknown")
+	}
+	p := r.Params
+	lang := ""
+	if p["lang"] != "" {
+		lang = langName(p["lang"])
+	}
+	input := ""
+	if inputID, ok := reasonInputs[p["input"]]; ok {
+		input = l.T(inputID, "File", p["file"], "Lang", lang)
+	} else {
+		input = l.T("MediathekReasonInputFile", "File", p["file"], "Lang", lang)
+	}
+	step := p["step"]
+	if stepID, ok := reasonSteps[step]; ok {
+		step = l.T(stepID)
+	}
+	op := l.T("MediathekReasonOpOther")
+	if opID, ok := reasonOps[p["op"]]; ok {
+		op = l.T(opID)
+	}
+	detailText := ""
+	if p["detail"] != "" {
+		detailText = " (" + p["detail"] + ")"
+	}
+	return l.T(id, "Input", input, "File", p["file"], "Lang", lang, "Step", step, "Exit", p["exit"], "Op", op, "Detail", detailText)
+}
+
+// reasonJSON is a status detail's reason in the API.
+type reasonJSON struct {
+	Code   string            `json:"code"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// statusReasonJSON returns the reason of a status detail, nil for free
+// text.
+func statusReasonJSON(detail string) *reasonJSON {
+	r, ok := catalog.ParseReason(detail)
+	if !ok {
+		return nil
+	}
+	return &reasonJSON{Code: r.Code, Params: r.Params}
 }
 
 func (m *mediathek) managePage(c *gin.Context) {
@@ -95,6 +190,15 @@ func (m *mediathek) managePage(c *gin.Context) {
 	m.s.render(c, status, "mediathek_manage", p)
 }
 
+var categoryLabels = map[catalog.DocumentCategory]string{
+	catalog.CategoryPromotional: "MediathekCategoryPromotional",
+	catalog.CategoryProject:     "MediathekCategoryProject",
+	catalog.CategoryGuide:       "MediathekCategoryGuide",
+	catalog.CategoryForm:        "MediathekCategoryForm",
+	catalog.CategoryReport:      "MediathekCategoryReport",
+	catalog.CategoryOther:       "MediathekCategoryOther",
+}
+
 // conflictField is a field whose stored value differs from what the
 // editor sent when their save came too late.
 type conflictField struct {
@@ -104,8 +208,14 @@ type conflictField struct {
 
 type mediaEditData struct {
 	// ID is empty on the page that creates an item.
-	ID, Slug                   string
-	Kinds, Topics, Audiences   []option
+	ID, Slug                 string
+	Kinds, Topics, Audiences []option
+	Categories               []option
+	// Episode and Document say which of the kind's own fields the form
+	// shows: those of the item's kind, and both on the create page.
+	Episode, Document          bool
+	MaxSeason, MaxNumber       int
+	MaxDocVersion              int
 	Texts                      []option // one per language: Value = code, Label = name
 	MaxTitle, MaxDesc, MaxSlug int
 	// The item's state (edit page only).
@@ -137,6 +247,34 @@ func formFromItem(p *page, it catalog.Item) {
 		p.Form["downloadable"] = "1"
 	}
 	p.Form["revision"] = strconv.Itoa(it.Revision)
+	p.Form["series"], p.Form["season"], p.Form["number"] = it.Series, numberText(it.Season), numberText(it.Number)
+	p.Form["explicit"] = ""
+	if it.Explicit {
+		p.Form["explicit"] = "1"
+	}
+	p.Form["category"], p.Form["doc_version"] = string(it.Category), it.DocVersion
+}
+
+// numberText writes a season or episode number for the form: "" for none.
+func numberText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// formNumber reads a season or episode number: empty is 0 (none), and
+// what is not a whole number is -1, which the catalog refuses.
+func formNumber(v string) int {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // metaFromForm reads the editor's form into p.Form and a catalog.Meta.
@@ -148,23 +286,35 @@ func metaFromForm(c *gin.Context, p *page) catalog.Meta {
 		p.Form["title_"+lang], p.Form["description_"+lang] = c.PostForm("title_"+lang), c.PostForm("description_"+lang)
 		meta.Title[lang], meta.Description[lang] = p.Form["title_"+lang], p.Form["description_"+lang]
 	}
-	for _, f := range []string{"kind", "slug", "topic", "audience", "revision"} {
+	for _, f := range []string{"kind", "slug", "topic", "audience", "revision", "series", "season", "number", "category", "doc_version"} {
 		p.Form[f] = formValue(c, f)
 	}
-	p.Form["downloadable"] = ""
-	if formValue(c, "downloadable") != "" {
-		p.Form["downloadable"] = "1"
+	for _, f := range []string{"downloadable", "explicit"} {
+		p.Form[f] = ""
+		if formValue(c, f) != "" {
+			p.Form[f] = "1"
+		}
 	}
 	meta.Kind, meta.Slug = catalog.Kind(p.Form["kind"]), p.Form["slug"]
 	meta.Topic, meta.Audience = catalog.Topic(p.Form["topic"]), catalog.Audience(p.Form["audience"])
 	meta.Downloadable = p.Form["downloadable"] != ""
+	meta.Series, meta.Season, meta.Number = p.Form["series"], formNumber(p.Form["season"]), formNumber(p.Form["number"])
+	meta.Explicit = p.Form["explicit"] != ""
+	meta.Category, meta.DocVersion = catalog.DocumentCategory(p.Form["category"]), p.Form["doc_version"]
 	return meta
 }
 
 // editForm fills the data of the create (it == nil) or edit page.
 func (m *mediathek) editForm(c *gin.Context, p *page, it *catalog.Item) {
 	l := p.L
-	d := mediaEditData{MaxTitle: catalog.MaxTitleLen, MaxDesc: catalog.MaxDescriptionLen, MaxSlug: catalog.MaxSlugLen}
+	d := mediaEditData{MaxTitle: catalog.MaxTitleLen, MaxDesc: catalog.MaxDescriptionLen, MaxSlug: catalog.MaxSlugLen,
+		MaxSeason: catalog.MaxSeason, MaxNumber: catalog.MaxEpisodeNumber, MaxDocVersion: catalog.MaxDocVersionLen}
+	d.Episode = it == nil || p.Form["kind"] == string(catalog.KindEpisode)
+	d.Document = it == nil || p.Form["kind"] == string(catalog.KindDocument)
+	d.Categories = []option{{Value: "", Label: l.T("MediathekCategoryNone"), Selected: p.Form["category"] == ""}}
+	for _, cat := range catalog.DocumentCategories {
+		d.Categories = append(d.Categories, option{Value: string(cat), Label: label(l, categoryLabels, cat), Selected: p.Form["category"] == string(cat)})
+	}
 	for _, k := range catalog.Kinds {
 		d.Kinds = append(d.Kinds, option{Value: string(k), Label: label(l, kindLabels, k), Selected: p.Form["kind"] == string(k)})
 	}
@@ -324,12 +474,32 @@ func conflictFields(l *i18n.Localizer, sent catalog.Meta, cur catalog.Item) []co
 	if sent.Audience != cur.Audience {
 		out = append(out, conflictField{Label: l.T("MediathekFieldAudience"), Value: textIn{Text: label(l, audienceLabels, cur.Audience)}})
 	}
-	if sent.Downloadable != cur.Downloadable {
-		v := l.T("MediathekNo")
-		if cur.Downloadable {
-			v = l.T("MediathekYes")
+	yesNo := func(b bool) textIn {
+		if b {
+			return textIn{Text: l.T("MediathekYes")}
 		}
-		out = append(out, conflictField{Label: l.T("MediathekFieldDownloadable"), Value: textIn{Text: v}})
+		return textIn{Text: l.T("MediathekNo")}
+	}
+	if sent.Downloadable != cur.Downloadable {
+		out = append(out, conflictField{Label: l.T("MediathekFieldDownloadable"), Value: yesNo(cur.Downloadable)})
+	}
+	if cur.Kind == catalog.KindEpisode && sent.Kind == catalog.KindEpisode {
+		add("MediathekFieldSeries", sent.Series, cur.Series, "")
+		add("MediathekFieldSeason", numberText(max(sent.Season, 0)), numberText(cur.Season), "")
+		add("MediathekFieldNumber", numberText(max(sent.Number, 0)), numberText(cur.Number), "")
+		if sent.Explicit != cur.Explicit {
+			out = append(out, conflictField{Label: l.T("MediathekFieldExplicit"), Value: yesNo(cur.Explicit)})
+		}
+	}
+	if cur.Kind == catalog.KindDocument && sent.Kind == catalog.KindDocument {
+		if sent.Category != cur.Category {
+			v := textIn{Text: l.T("MediathekCategoryNone")}
+			if cur.Category != "" {
+				v = textIn{Text: label(l, categoryLabels, cur.Category)}
+			}
+			out = append(out, conflictField{Label: l.T("MediathekFieldCategory"), Value: v})
+		}
+		add("MediathekFieldDocVersion", sent.DocVersion, cur.DocVersion, "")
 	}
 	return out
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +17,7 @@ import (
 
 	"portalo/accounts"
 	"portalo/catalog"
+	"portalo/processing"
 	"portalo/web/i18n"
 )
 
@@ -575,6 +578,234 @@ func TestMediathekEditor(t *testing.T) {
 		}
 		if w := post(loc+"/publish", nil, editor); w.Code != 404 {
 			t.Errorf("publish after delete: %d", w.Code)
+		}
+	})
+}
+
+// TestMediathekFailureReasons: a processing failure stored as a reason
+// (catalog.Reason) reaches editors as a sentence in their language on the
+// list, the edit page and the API; free text from before reasons is shown
+// as it is.
+func TestMediathekFailureReasons(t *testing.T) {
+	mediaStores(t, func(t *testing.T, h *mediaHarness) {
+		ctx := context.Background()
+		_, editor := h.member(t, "Edda", accounts.RoleEditor)
+		it := h.addSynthetic(t, meta(catalog.KindVideo, "atmen", map[string]string{"de": "Atmen"}), true)
+		reason := catalog.Reason{Code: "not_media", Params: map[string]string{
+			"input": "sound", "lang": "tr", "file": "original-tr.m4a", "detail": "Invalid data found when processing input"}}
+		if _, err := h.cat.SetStatus(ctx, it.ID, catalog.StatusFailed, reason.Detail()); err != nil {
+			t.Fatal(err)
+		}
+		lang := func(code string) map[string]string { return map[string]string{"Accept-Language": code} }
+		german := "Die Tondatei „original-tr.m4a“ (Türkçe) ist keine Audio- oder Videodatei, die umgewandelt werden kann (Invalid data found when processing input)."
+		arabic := "الملف الصوتي «original-tr.m4a» (Türkçe) ليس ملف صوت أو فيديو يمكن تحويله (Invalid data found when processing input)."
+		for _, tc := range []struct{ path, lang, want string }{
+			{"/manage/mediathek?status=failed", "de", german},
+			{"/manage/mediathek/" + it.ID, "de", german},
+			{"/manage/mediathek/" + it.ID, "ar", arabic},
+			{"/manage/mediathek", "ar", arabic},
+		} {
+			w := h.do(t, "GET", tc.path, nil, lang(tc.lang), editor)
+			body := html.UnescapeString(w.Body.String())
+			if w.Code != http.StatusOK || !strings.Contains(body, tc.want) {
+				t.Errorf("%s (%s): %d, lacks %q: %s", tc.path, tc.lang, w.Code, tc.want, mainOf(body))
+			}
+			for _, raw := range []string{`"reason"`, "not_media", "not an audio or video file"} {
+				if strings.Contains(body, raw) {
+					t.Errorf("%s (%s) shows %s", tc.path, tc.lang, raw)
+				}
+			}
+		}
+		// The API gives editors the sentence and the code with its
+		// parameters; others neither.
+		w := h.do(t, "GET", "/api/v1/mediathek/atmen", nil, lang("de"), editor)
+		var one struct{ Item mediaItemJSON }
+		if err := json.Unmarshal(w.Body.Bytes(), &one); err != nil || w.Code != 200 {
+			t.Fatalf("API: %d %s", w.Code, w.Body)
+		}
+		if !strings.HasPrefix(one.Item.StatusDetail, german) || one.Item.StatusReason == nil || one.Item.StatusReason.Code != "not_media" ||
+			one.Item.StatusReason.Params["lang"] != "tr" || one.Item.StatusReason.Params["file"] != "original-tr.m4a" {
+			t.Errorf("API item: detail %q, reason %+v", one.Item.StatusDetail, one.Item.StatusReason)
+		}
+		w = h.do(t, "GET", "/api/v1/mediathek?status=failed", nil, lang("ar"), editor)
+		if !strings.Contains(w.Body.String(), arabic) {
+			t.Errorf("API list in Arabic: %s", w.Body)
+		}
+
+		// Other reasons, an unknown code, and free text.
+		for _, tc := range []struct {
+			detail string
+			lang   string
+			want   string
+		}{
+			{catalog.Reason{Code: "tool_failed", Params: map[string]string{"step": "encode", "exit": "187", "detail": "Conversion failed!"}}.Detail(), "en",
+				"Converting failed at the step “converting picture and sound” (exit code 187) (Conversion failed!)."},
+			{catalog.Reason{Code: "tool_failed", Params: map[string]string{"step": "thumbnails", "exit": "1"}}.Detail(), "de",
+				"Die Umwandlung ist beim Schritt „thumbnails“ abgebrochen (Exit-Code 1)."},
+			{catalog.Reason{Code: "store_failed", Params: map[string]string{"op": "write", "detail": "disk full"}}.Detail(), "ru",
+				"Сбой хранилища (действие: сохранение преобразованных файлов) (disk full)."},
+			{catalog.Reason{Code: "input_missing", Params: map[string]string{"input": "subtitles", "lang": "ar", "file": "subtitles-ar.vtt"}}.Detail(), "tr",
+				`"subtitles-ar.vtt" altyazı dosyası (العربية) depoda eksik.`},
+			{catalog.Reason{Code: "queue_failed"}.Detail(), "de", "Die Verarbeitung konnte nicht eingeplant werden."},
+			{catalog.Reason{Code: "some_new_code", Params: map[string]string{"x": "y"}}.Detail(), "en", "Processing failed. Process it again."},
+			{"Converting failed: ffmpeg stopped while reading the file (exit code 1: x).", "de", "Converting failed: ffmpeg stopped while reading the file (exit code 1: x)."},
+		} {
+			if _, err := h.cat.SetStatus(ctx, it.ID, catalog.StatusFailed, tc.detail); err != nil {
+				t.Fatal(err)
+			}
+			w := h.do(t, "GET", "/manage/mediathek/"+it.ID, nil, lang(tc.lang), editor)
+			if body := html.UnescapeString(w.Body.String()); !strings.Contains(body, tc.want) {
+				t.Errorf("%s (%s): lacks %q: %s", tc.detail, tc.lang, tc.want, mainOf(body))
+			}
+		}
+	})
+}
+
+// Every reason code of package processing has a message, and every
+// message the reasons use exists in every language.
+func TestReasonMessagesComplete(t *testing.T) {
+	for _, code := range processing.ReasonCodes {
+		if _, ok := reasonMessages[code]; !ok {
+			t.Errorf("reason %s has no message", code)
+		}
+	}
+	msgs, err := i18n.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range []map[string]string{reasonMessages, reasonInputs, reasonSteps, reasonOps} {
+		for _, id := range m {
+			ids = append(ids, id)
+		}
+	}
+	ids = append(ids, "MediathekReasonUnknown", "MediathekReasonOpOther")
+	for _, lang := range i18n.Languages {
+		l := msgs.For(lang.Code)
+		for _, id := range ids {
+			if got := l.T(id); got == id || got == "" {
+				t.Errorf("%s: no message %s", lang.Code, id)
+			}
+		}
+	}
+}
+
+// TestMediathekEpisodeAndDocumentFields: the editor's form shows, saves
+// and checks an episode's series, season, number and explicit flag and a
+// document's category and version, with errors in the editor's language;
+// the API includes them.
+func TestMediathekEpisodeAndDocumentFields(t *testing.T) {
+	mediaStores(t, func(t *testing.T, h *mediaHarness) {
+		_, editor := h.member(t, "Edda", accounts.RoleEditor)
+		post := func(path, lang string, vals map[string]string) *httptest.ResponseRecorder {
+			body, _ := form(vals)
+			return h.do(t, "POST", path, body, map[string]string{"Accept-Language": lang, "Content-Type": "application/x-www-form-urlencoded"}, editor)
+		}
+		// The create page shows both groups of fields.
+		page := h.do(t, "GET", "/manage/mediathek/new", nil, map[string]string{"Accept-Language": "de"}, editor).Body.String()
+		for _, want := range []string{`id="episode-fields"`, `id="document-fields"`, `name="season"`, `name="explicit"`, `<option value="promotional">Werbematerial</option>`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("create page lacks %s", want)
+			}
+		}
+		episode := map[string]string{"kind": "episode", "title_de": "Folge 3", "topic": "sleep", "audience": "public",
+			"series": "gesund-leben", "season": "2", "number": "3", "explicit": "1"}
+		with := func(base map[string]string, set ...string) map[string]string {
+			out := maps.Clone(base)
+			for i := 0; i+1 < len(set); i += 2 {
+				out[set[i]] = set[i+1]
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name       string
+			vals       map[string]string
+			lang       string
+			field, msg string
+		}{
+			{"series", with(episode, "series", "Gesund Leben"), "de", "series", "Die ID der Reihe darf nur"},
+			{"season text", with(episode, "season", "zwei"), "de", "season", "Die Staffel muss eine ganze Zahl von 1 bis 9999 sein"},
+			{"season negative", with(episode, "season", "-2"), "en", "season", "The season must be a whole number from 1 to 9999"},
+			{"number too high", with(episode, "number", "100000"), "ar", "number", "يجب أن يكون رقم الحلقة عددًا صحيحًا من 1 إلى 99999"},
+			{"category", with(episode, "kind", "document", "category", "flyer"), "de", "category", "Bitte wählen Sie eine Kategorie"},
+			{"doc version", with(episode, "kind", "document", "doc_version", strings.Repeat("1", 33)), "tr", "doc_version", "Sürüm en fazla 32 karakter"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				w := post("/manage/mediathek", tc.lang, tc.vals)
+				body := html.UnescapeString(w.Body.String())
+				if w.Code != http.StatusUnprocessableEntity || !strings.Contains(body, tc.msg) || !strings.Contains(body, `id="`+tc.field+`-error"`) {
+					t.Fatalf("%d, want %q at %s: %s", w.Code, tc.msg, tc.field, mainOf(body))
+				}
+				if !strings.Contains(body, `value="`+tc.vals[tc.field]+`"`) && tc.field != "category" {
+					t.Errorf("entry of %s lost", tc.field)
+				}
+			})
+		}
+		w := post("/manage/mediathek", "de", episode)
+		loc := w.Header().Get("Location")
+		if w.Code != http.StatusSeeOther {
+			t.Fatalf("create episode: %d %s", w.Code, mainOf(w.Body.String()))
+		}
+		it, err := h.cat.Get(strings.TrimPrefix(loc, "/manage/mediathek/"))
+		if err != nil || it.Series != "gesund-leben" || it.Season != 2 || it.Number != 3 || !it.Explicit {
+			t.Fatalf("episode %+v, %v", it.Meta, err)
+		}
+		page = h.do(t, "GET", loc, nil, map[string]string{"Accept-Language": "de"}, editor).Body.String()
+		for _, want := range []string{`id="episode-fields"`, `name="series" value="gesund-leben"`, `name="season" value="2"`, `name="number" value="3"`, `name="explicit" value="1" checked`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("episode page lacks %s", want)
+			}
+		}
+		if strings.Contains(page, `id="document-fields"`) {
+			t.Error("an episode's page shows the document's fields")
+		}
+		// Emptied season and number are none; unticked is not explicit.
+		save := with(episode, "season", "", "number", " ", "revision", "1")
+		delete(save, "explicit")
+		if w := post(loc, "de", save); w.Code != http.StatusSeeOther {
+			t.Fatalf("save: %d %s", w.Code, mainOf(w.Body.String()))
+		}
+		if it, _ = h.cat.Get(it.ID); it.Season != 0 || it.Number != 0 || it.Explicit || it.Series != "gesund-leben" {
+			t.Errorf("after saving: %+v", it.Meta)
+		}
+
+		// A document: category and version.
+		doc := map[string]string{"kind": "document", "title_de": "Flyer", "topic": "other", "audience": "multipliers",
+			"category": "promotional", "doc_version": "2026-03", "season": "4"}
+		w = post("/manage/mediathek", "de", doc)
+		if w.Code != http.StatusSeeOther {
+			t.Fatalf("create document: %d %s", w.Code, mainOf(w.Body.String()))
+		}
+		dloc := w.Header().Get("Location")
+		d, err := h.cat.Get(strings.TrimPrefix(dloc, "/manage/mediathek/"))
+		if err != nil || d.Category != catalog.CategoryPromotional || d.DocVersion != "2026-03" || d.Season != 0 {
+			t.Fatalf("document %+v, %v", d.Meta, err)
+		}
+		page = h.do(t, "GET", dloc, nil, map[string]string{"Accept-Language": "ar"}, editor).Body.String()
+		if !strings.Contains(page, `<option value="promotional" selected>مواد ترويجية</option>`) || !strings.Contains(page, `value="2026-03"`) || strings.Contains(page, `id="episode-fields"`) {
+			t.Errorf("document page: %s", mainOf(page))
+		}
+
+		// The API.
+		for _, tc := range []struct {
+			slug string
+			want []string
+			not  []string
+		}{
+			{it.Slug, []string{`"series":"gesund-leben"`}, []string{`"season"`, `"explicit"`, `"category"`}},
+			{d.Slug, []string{`"category":"promotional"`, `"doc_version":"2026-03"`}, []string{`"series"`, `"season"`}},
+		} {
+			w := h.do(t, "GET", "/api/v1/mediathek/"+tc.slug, nil, nil, editor)
+			for _, s := range tc.want {
+				if !strings.Contains(w.Body.String(), s) {
+					t.Errorf("API %s lacks %s: %s", tc.slug, s, w.Body)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(w.Body.String(), s) {
+					t.Errorf("API %s has %s: %s", tc.slug, s, w.Body)
+				}
+			}
 		}
 	})
 }

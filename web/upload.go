@@ -119,17 +119,36 @@ func (s *Server) requireUploader(c *gin.Context) {
 // ---------------------------------------------------------------- targets
 
 // uploadKinds are the kinds of file an item takes, by the first word of a
-// role: "source" (the original; "source-tr" a further language version),
-// "subtitle-de" (WebVTT subtitles in a language), "poster".
+// role: "source" (the original: a video, a sound file or, for a document,
+// the document itself; "source-tr" a further language version),
+// "subtitle-de" (WebVTT subtitles in a language), "poster", "chapters" (a
+// podcast episode's Podcasting 2.0 JSON chapters). Which item kinds take
+// which files is processing's to check (OnUpload).
 var uploadKinds = map[string]struct {
 	lang     string // "": no language; "optional"; "required"
 	types    []string
 	typeMsg  string
 	fileName string
 }{
-	"source":   {"optional", []string{"video/", "audio/", "application/pdf"}, "UploadErrTypeSource", "original"},
+	"source":   {"optional", append([]string{"video/", "audio/"}, documentTypes...), "UploadErrTypeSource", "original"},
 	"subtitle": {"required", []string{"text/vtt"}, "UploadErrTypeSubtitle", "subtitles"},
 	"poster":   {"", []string{"image/jpeg", "image/png", "image/webp"}, "UploadErrTypePoster", "poster"},
+	"chapters": {"", []string{"application/json+chapters", "application/json"}, "UploadErrTypeChapters", "chapters"},
+}
+
+// documentTypes are the types of a document's source.
+var documentTypes = []string{
+	"application/pdf",
+	"image/png",
+	"image/jpeg",
+	"application/zip",
+	"application/x-zip-compressed", // what Windows browsers call a ZIP file
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	"application/vnd.openxmlformats-officedocument.presentationml.presentation",
+	"application/vnd.oasis.opendocument.text",
+	"application/vnd.oasis.opendocument.spreadsheet",
+	"application/vnd.oasis.opendocument.presentation",
 }
 
 // uploadTypes are the content types accepted, with the file name
@@ -161,6 +180,17 @@ var uploadTypes = map[string][]string{
 	"image/png":        {"png"},
 	"image/webp":       {"webp"},
 	"application/pdf":  {"pdf"},
+
+	"application/json+chapters":    {"json"},
+	"application/json":             {"json"},
+	"application/zip":              {"zip"},
+	"application/x-zip-compressed": {"zip"},
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document":   {"docx"},
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         {"xlsx"},
+	"application/vnd.openxmlformats-officedocument.presentationml.presentation": {"pptx"},
+	"application/vnd.oasis.opendocument.text":                                   {"odt"},
+	"application/vnd.oasis.opendocument.spreadsheet":                            {"ods"},
+	"application/vnd.oasis.opendocument.presentation":                           {"odp"},
 }
 
 // uploadItemID is what an item ID looks like (as in package catalog):

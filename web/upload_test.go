@@ -251,6 +251,11 @@ func TestUploadAPICreateRefusals(t *testing.T) {
 			{"subtitles without a language", `{"item":"item1","role":"subtitle","name":"a.vtt","size":10,"type":"text/vtt"}`, 422, "role_invalid", "role", "choose what the file is"},
 			{"unknown language", `{"item":"item1","role":"source-fr","name":"a.mp4","size":10,"type":"video/mp4"}`, 422, "role_invalid", "role", "choose what the file is"},
 			{"poster with a language", `{"item":"item1","role":"poster-de","name":"a.png","size":10,"type":"image/png"}`, 422, "role_invalid", "role", "choose what the file is"},
+			{"chapters with a language", `{"item":"item1","role":"chapters-de","name":"c.json","size":10,"type":"application/json"}`, 422, "role_invalid", "role", "choose what the file is"},
+			{"chapters as text", `{"item":"item1","role":"chapters","name":"c.txt","size":10,"type":"text/plain"}`, 415, "type_invalid", "type", "JSON chapters file"},
+			{"chapters named .txt", `{"item":"item1","role":"chapters","name":"c.txt","size":10,"type":"application/json"}`, 422, "name_invalid", "name", ".json"},
+			{"old Word file", `{"item":"item1","role":"source","name":"a.doc","size":10,"type":"application/msword"}`, 415, "type_invalid", "type", ".docx"},
+			{"docx named .pdf", `{"item":"item1","role":"source","name":"a.pdf","size":10,"type":"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}`, 422, "name_invalid", "name", ".docx"},
 			{"item ID with a path", `{"item":"../item1","role":"source","name":"a.mp4","size":10,"type":"video/mp4"}`, 422, "item_invalid", "item", "invalid"},
 			{"unknown item", `{"item":"nope","role":"source","name":"a.mp4","size":10,"type":"video/mp4"}`, 404, "item_not_found", "item", "does not exist"},
 			{"empty file", `{"item":"item1","role":"source","name":"a.mp4","size":0,"type":"video/mp4"}`, 422, "size_invalid", "size", "empty"},
@@ -497,6 +502,60 @@ func TestUploadAPIChunkRefusals(t *testing.T) {
 	})
 }
 
+// TestUploadChaptersAndDocuments: an episode's chapters file and office
+// documents go through the whole upload, stored with their type under a
+// key the server makes, and the completion hook gets their role.
+func TestUploadChaptersAndDocuments(t *testing.T) {
+	uploadBackends(t, func(t *testing.T, h *uploadHarness) {
+		_, ck := h.member(t, "Edda", accounts.RoleEditor)
+		chapters := []byte(`{"version":"1.2.0","chapters":[{"startTime":0,"title":"Einatmen"},{"startTime":65.5,"title":"Ausatmen"}]}`)
+		docx := append([]byte("PK\x03\x04"), testFile(3, 2000)...)
+		for _, tc := range []struct {
+			name, role, file, ctype string
+			data                    []byte
+			key, storedType         string
+		}{
+			{"chapters", "chapters", "kapitel.json", "application/json+chapters", chapters, "media/item1/source/chapters.json", "application/json+chapters"},
+			{"chapters as JSON", "chapters", "Kapitel.JSON", "application/json", chapters, "media/item1/source/chapters.json", "application/json"},
+			{"chapters by name", "chapters", "kapitel.json", "", chapters, "media/item1/source/chapters.json", "application/json+chapters"},
+			{"docx", "source", "Leitfaden.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", docx,
+				"media/item1/source/original.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+			{"docx by name", "source-tr", "Rehber.docx", "application/octet-stream", docx,
+				"media/item1/source/original-tr.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+			{"zip from Windows", "source", "Material.zip", "application/x-zip-compressed", docx, "media/item1/source/original.zip", "application/x-zip-compressed"},
+			{"odt", "source", "Bericht.odt", "application/vnd.oasis.opendocument.text", docx, "media/item1/source/original.odt", "application/vnd.oasis.opendocument.text"},
+			{"png", "source", "Plakat.png", "image/png", docx, "media/item1/source/original.png", "image/png"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := len(h.hookCalls())
+				w, r := h.create(t, ck, fmt.Sprintf(`{"item":"item1","role":%q,"name":%q,"size":%d,"type":%q}`, tc.role, tc.file, len(tc.data), tc.ctype))
+				if w.Code != http.StatusCreated || r.Type != tc.storedType {
+					t.Fatalf("create: %d %s", w.Code, w.Body)
+				}
+				if w, _ := h.put(t, ck, r.ID, tc.data, 0, int64(len(tc.data)), "en"); w.Code != http.StatusOK {
+					t.Fatalf("chunk: %d %s", w.Code, w.Body)
+				}
+				if w := h.do(t, "POST", "/api/v1/uploads/"+r.ID+"/complete", nil, nil, ck); w.Code != http.StatusOK {
+					t.Fatalf("complete: %d %s", w.Code, w.Body)
+				}
+				calls := h.hookCalls()
+				if len(calls) != before+1 || calls[before] != "item1 "+tc.role+" "+tc.key {
+					t.Fatalf("OnComplete calls %q", calls[before:])
+				}
+				rc, info, err := h.blobs.Open(context.Background(), tc.key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rc.Close()
+				got, err := io.ReadAll(rc)
+				if err != nil || !bytes.Equal(got, tc.data) || info.ContentType != tc.storedType {
+					t.Fatalf("stored %d bytes (%v) of type %q", len(got), err, info.ContentType)
+				}
+			})
+		}
+	})
+}
+
 // uploadTestPage is a page with the upload widget for item1 at
 // /test/upload-widget, as the mediathek's editor page includes it.
 func addUploadTestPage(t *testing.T, s *Server) {
@@ -537,6 +596,23 @@ func acceptFor(kind string) string {
 	}
 	slices.Sort(exts)
 	return strings.Join(append(out, slices.Compact(exts)...), ",")
+}
+
+// offeredRoles is the number of roles the widget offers: every kind of
+// file, with each language where it takes one.
+func offeredRoles() int {
+	n := 0
+	for _, k := range uploadKinds {
+		switch k.lang {
+		case "":
+			n++
+		case "optional":
+			n += 1 + len(i18n.Languages)
+		case "required":
+			n += len(i18n.Languages)
+		}
+	}
+	return n
 }
 
 var (
@@ -594,7 +670,7 @@ func TestUploadWidgetInEveryLanguage(t *testing.T) {
 					t.Errorf("%s: role %s accepts %q; the server takes %q", lang.Code, m[1], m[2], want)
 				}
 			}
-			if len(roles) != 2+2*len(i18n.Languages) {
+			if len(roles) != offeredRoles() {
 				t.Errorf("%s: roles %v", lang.Code, slices.Sorted(maps.Keys(roles)))
 			}
 			for _, want := range []string{`data-item="item1"`, `<progress id="upload-progress"`, `role="status"`, `src="/static/upload.js?v=`, `accept="` + acceptFor("source") + `"`} {
