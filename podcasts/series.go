@@ -188,10 +188,15 @@ func textOK(s string) bool {
 // oneLine refuses what textOK refuses and line breaks and tabs.
 func oneLine(s string) bool { return textOK(s) && !strings.ContainsAny(s, "\n\t") }
 
+// ReservedSlugs are names a series cannot have: the web layer uses them
+// beside the series' slugs (/podcasts/manage, /podcasts/private/...).
+var ReservedSlugs = []string{"manage", "private", "new", "feed"}
+
 // ValidSlug reports whether s is a slug: lowercase ASCII letters and digits
-// in words joined by single hyphens, at most MaxSlugLen bytes.
+// in words joined by single hyphens, at most MaxSlugLen bytes, and none of
+// ReservedSlugs.
 func ValidSlug(s string) bool {
-	if s == "" || len(s) > MaxSlugLen || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+	if s == "" || slices.Contains(ReservedSlugs, s) || len(s) > MaxSlugLen || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -364,6 +369,9 @@ func trimSlug(s string, max int) string {
 func deriveSlug(title map[string]string, id string) string {
 	for _, l := range slugOrder {
 		if s := slugify(title[l], l); s != "" {
+			if slices.Contains(ReservedSlugs, s) {
+				s += "-podcast"
+			}
 			return s
 		}
 	}

@@ -185,6 +185,7 @@ func TestSeriesValidation(t *testing.T) {
 		{"slug trailing hyphen", func(m *SeriesMeta) { m.Slug = "ab-" }, "slug/slug_invalid"},
 		{"slug too long", func(m *SeriesMeta) { m.Slug = strings.Repeat("a", MaxSlugLen+1) }, "slug/slug_invalid"},
 		{"slug non-ASCII", func(m *SeriesMeta) { m.Slug = "grüße" }, "slug/slug_invalid"},
+		{"slug reserved for the web layer", func(m *SeriesMeta) { m.Slug = "manage" }, "slug/slug_invalid"},
 		{"no language", func(m *SeriesMeta) { m.Language = "" }, "language/language_invalid"},
 		{"unknown language", func(m *SeriesMeta) { m.Language = "fr" }, "language/language_invalid"},
 		{"no category", func(m *SeriesMeta) { m.Category, m.Subcategory = "", "" }, "category/category_invalid"},
@@ -280,6 +281,7 @@ func TestSlugUniqueness(t *testing.T) {
 			{map[string]string{"en": "Gesundheit fuer alle", "de": "Anders"}, "gesundheit-fuer-alle-3"},
 			{map[string]string{"ru": "Здоровье для всех"}, "zdorove-dlya-vsekh"},
 			{map[string]string{"tr": "Sağlık İçin"}, "saglik-icin"},
+			{map[string]string{"en": "Private"}, "private-podcast"},
 		}
 		for _, d := range derived {
 			m := sampleMeta()
