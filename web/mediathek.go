@@ -71,8 +71,6 @@ type mediathek struct {
 	// presign is set with DeliveryRedirect.
 	presign presigner
 	files   *mediaFileCache
-	// copyBuffers are the buffers proxied files are copied through.
-	copyBuffers *sync.Pool
 
 	originMu sync.Mutex
 	origin   string // of the presigned URLs, learnt from the first one
@@ -92,7 +90,7 @@ func (s *Server) mediathekRoutes(e *gin.Engine) error {
 	if s.cfg.Objects == nil {
 		return errors.New("web: the mediathek needs Objects, the object store of its files")
 	}
-	m := &mediathek{s: s, cat: s.cfg.Mediathek, objects: s.cfg.Objects, files: newMediaFileCache(mediaFileCacheSize), copyBuffers: newCopyBuffers()}
+	m := &mediathek{s: s, cat: s.cfg.Mediathek, objects: s.cfg.Objects, files: newMediaFileCache(mediaFileCacheSize)}
 	switch s.cfg.MediaDelivery {
 	case "", DeliveryProxy:
 	case DeliveryRedirect:
@@ -691,8 +689,8 @@ func downloadLabel(l *i18n.Localizer, key string) string {
 		return l.T("MediathekDownloadVideo", "Format", strings.ToUpper(strings.TrimPrefix(path.Ext(key), ".")))
 	case ".m4a", ".mp3", ".aac", ".ogg", ".opus":
 		return l.T("MediathekDownloadAudio", "Format", strings.ToUpper(strings.TrimPrefix(path.Ext(key), ".")))
-	case ".pdf":
-		return l.T("MediathekDownloadDocument", "Format", "PDF")
+	case ".pdf", ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".zip", ".png", ".jpg", ".jpeg":
+		return l.T("MediathekDownloadDocument", "Format", strings.ToUpper(strings.TrimPrefix(path.Ext(key), ".")))
 	}
 	return l.T("MediathekDownloadFile")
 }

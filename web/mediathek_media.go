@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,14 @@ var mediaTypes = map[string]string{
 	".png":  "image/png",
 	".webp": "image/webp",
 	".pdf":  "application/pdf",
+	".json": "application/json+chapters",
+	".zip":  "application/zip",
+	".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+	".odt":  "application/vnd.oasis.opendocument.text",
+	".ods":  "application/vnd.oasis.opendocument.spreadsheet",
+	".odp":  "application/vnd.oasis.opendocument.presentation",
 }
 
 func mediaContentType(key string) string {
@@ -135,45 +144,139 @@ func (m *mediathek) serveFile(c *gin.Context) {
 		c.Redirect(http.StatusFound, u)
 		return
 	}
-	var (
-		r    io.ReadSeekCloser
-		info blob.Info
-	)
-	rr, ranged := m.objects.(rangeReader)
-	if ranged {
-		r, info, ranged = openRanged(ctx, rr, c.Request, key)
+	var name string
+	if download || mediaContentType(key) == "application/octet-stream" {
+		// "download/video-de.mp4" of "breathing" → "breathing-de.mp4"
+		base := strings.TrimSuffix(path.Base(key), path.Ext(key))
+		name = it.Slug
+		if i := strings.LastIndexByte(base, '-'); i >= 0 && catalog.ValidLanguage(base[i+1:]) {
+			name += "-" + base[i+1:]
+		}
+		name += strings.ToLower(path.Ext(key))
 	}
-	if !ranged {
-		r, info, err = m.objects.Open(ctx, key)
-	}
+	_, err = m.s.files.serveObject(c, key, objectResponse{CacheControl: mediaCacheControl(it, key), Filename: name})
 	if errors.Is(err, blob.ErrNotFound) {
 		m.fail(c, catalog.ErrNotFound)
 		return
 	}
 	if err != nil {
 		m.fail(c, err)
-		return
+	}
+}
+
+// objectResponse says how serveObject answers with an object.
+type objectResponse struct {
+	// CacheControl is the Cache-Control header.
+	CacheControl string
+	// ContentType overrides the type mediaContentType gives by extension.
+	ContentType string
+	// Filename, when set, serves the object as an attachment of that name.
+	Filename string
+}
+
+// servedObject is what serveObject answered: the status, the object's
+// size and the bytes of it the body holds (for 200 and 206).
+type servedObject struct {
+	Status         int
+	Size           int64
+	Offset, Length int64
+}
+
+// objectServer serves objects of the store to callers that have checked
+// access: the mediathek's /media/ and the podcasts' files. Small files of
+// processing runs come from the media cache (nil: off), the rest is
+// streamed from the store.
+type objectServer struct {
+	objects blob.Store
+	bufs    *sync.Pool
+	cache   *mediaCache
+}
+
+// serveObject serves the object key to a caller that has decided the
+// request may have it: Range (206, 416), HEAD, ETag, If-None-Match,
+// If-Range, If-Modified-Since, Content-Type, Cache-Control and, with a
+// file name, Content-Disposition attachment. An error (blob.ErrNotFound
+// or the store's) comes before anything is written: the caller answers
+// it.
+func (o *objectServer) serveObject(c *gin.Context, key string, resp objectResponse) (servedObject, error) {
+	ctx := c.Request.Context()
+	var (
+		r      io.ReadSeekCloser
+		info   blob.Info
+		err    error
+		ranged bool
+	)
+	if o.cache != nil && immutableMedia(key) {
+		f, err := o.cache.get(ctx, o.objects, key)
+		if err != nil {
+			return servedObject{}, err
+		}
+		if f.data != nil {
+			r, info, ranged = nopSeekCloser{bytes.NewReader(f.data)}, f.info, true
+		}
+	}
+	if rr, ok := o.objects.(rangeReader); ok && !ranged {
+		r, info, ranged = openRanged(ctx, rr, c.Request, key)
+	}
+	if !ranged {
+		r, info, err = o.objects.Open(ctx, key)
+	}
+	if err != nil {
+		return servedObject{}, err
 	}
 	defer r.Close()
-	ctype := mediaContentType(key)
+	h := c.Writer.Header()
+	ctype := resp.ContentType
+	if ctype == "" {
+		ctype = mediaContentType(key)
+	}
 	h.Set("Content-Type", ctype)
-	h.Set("Cache-Control", mediaCacheControl(it, key))
+	if resp.CacheControl != "" {
+		h.Set("Cache-Control", resp.CacheControl)
+	}
 	if info.ETag != "" {
 		h.Set("ETag", `"`+info.ETag+`"`)
 	}
-	if download || ctype == "application/octet-stream" {
-		// "download/video-de.mp4" of "breathing" → "breathing-de.mp4"
-		name, base := it.Slug, strings.TrimSuffix(path.Base(key), path.Ext(key))
-		if i := strings.LastIndexByte(base, '-'); i >= 0 && catalog.ValidLanguage(base[i+1:]) {
-			name += "-" + base[i+1:]
-		}
-		name += strings.ToLower(path.Ext(key))
-		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	if resp.Filename != "" {
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": resp.Filename}))
 	}
 	// ServeContent answers Range (206, 416), HEAD, If-None-Match,
 	// If-Range and If-Modified-Since, and streams the object without
 	// holding it in memory.
-	http.ServeContent(bigCopyWriter{c.Writer, m.copyBuffers}, c.Request, "", info.Modified, r)
+	http.ServeContent(bigCopyWriter{c.Writer, o.bufs}, c.Request, "", info.Modified, r)
+	out := servedObject{Status: c.Writer.Status(), Size: info.Size}
+	switch out.Status {
+	case http.StatusOK:
+		out.Length = info.Size
+	case http.StatusPartialContent:
+		out.Offset, out.Length = servedRange(h.Get("Content-Range"))
+	}
+	return out, nil
+}
+
+// nopSeekCloser is a cached file as the ReadSeekCloser ServeContent takes.
+type nopSeekCloser struct{ *bytes.Reader }
+
+func (nopSeekCloser) Close() error { return nil }
+
+// servedRange reads the first and the number of bytes of a single range
+// from a Content-Range header ("bytes 0-1/1234"); 0, 0 for anything else.
+func servedRange(v string) (int64, int64) {
+	spec, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return 0, 0
+	}
+	spec, _, _ = strings.Cut(spec, "/")
+	a, b, ok := strings.Cut(spec, "-")
+	if !ok {
+		return 0, 0
+	}
+	first, err1 := strconv.ParseInt(a, 10, 64)
+	last, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || last < first {
+		return 0, 0
+	}
+	return first, last - first + 1
 }
 
 // Which files an item serves.
@@ -229,6 +332,7 @@ func (m *mediathek) collectFiles(ctx context.Context, it catalog.Item, editor bo
 		}
 	}
 	add(it.Poster)
+	add(it.Chapters)
 	for _, lang := range catalog.Languages {
 		add(it.Subtitles[lang])
 	}

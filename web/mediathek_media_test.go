@@ -498,3 +498,36 @@ func TestMediathekFFprobe(t *testing.T) {
 		}
 	})
 }
+
+// TestMediathekChaptersAndDocuments: an episode's chapters file is served
+// with the chapters type, and office documents with theirs, not as
+// octet-stream.
+func TestMediathekChaptersAndDocuments(t *testing.T) {
+	mediaStores(t, func(t *testing.T, h *mediaHarness) {
+		ctx := context.Background()
+		it := h.addSynthetic(t, meta(catalog.KindEpisode, "folge", map[string]string{"de": "Folge"}), true)
+		chapters := `{"version":"1.2.0","chapters":[{"startTime":0,"title":"Start"}]}`
+		if _, err := h.blobs.Put(ctx, it.Prefix()+"source/chapters.json", strings.NewReader(chapters), int64(len(chapters)), ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.cat.SetFiles(ctx, it.ID, func(m *catalog.Media) error { m.Chapters = it.Prefix() + "source/chapters.json"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.cat.Publish(ctx, it.ID); err != nil {
+			t.Fatal(err)
+		}
+		w := h.do(t, "GET", "/media/"+it.ID+"/source/chapters.json", nil, nil)
+		if w.Code != 200 || w.Body.String() != chapters || w.Header().Get("Content-Type") != "application/json+chapters" {
+			t.Fatalf("chapters: %d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body)
+		}
+		for ext, want := range map[string]string{
+			"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+			"odt":  "application/vnd.oasis.opendocument.text",
+			"zip":  "application/zip",
+		} {
+			if got := mediaContentType("media/x/source/original." + ext); got != want {
+				t.Errorf(".%s: %q, want %q", ext, got, want)
+			}
+		}
+	})
+}

@@ -168,6 +168,9 @@ func (s *Server) logout(c *gin.Context) {
 type accountData struct {
 	Roles    []string
 	Sessions int
+	// PodcastFeed is the private podcast feed section (approved
+	// multipliers only; podcasts_account.go).
+	PodcastFeed *podcastFeedView
 }
 
 // roleLabels are the message IDs of the roles' names.
@@ -193,6 +196,10 @@ func (s *Server) renderAccount(c *gin.Context, status int, p *page) {
 	d := accountData{Roles: []string{roleLabels[accounts.RoleParticipant]}, Sessions: n}
 	for _, r := range a.Roles {
 		d.Roles = append(d.Roles, roleLabels[r])
+	}
+	if d.PodcastFeed, err = s.podcastFeedSection(c, a); err != nil {
+		s.failWith(c, err)
+		return
 	}
 	p.Data = d
 	s.render(c, status, "account", p)

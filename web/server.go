@@ -117,9 +117,23 @@ type Config struct {
 	// DeliveryRedirect ("redirect") answers with a 302 to a presigned URL
 	// of the bucket valid for a few minutes (Objects must presign: s3blob).
 	MediaDelivery string
+	// MediaCacheBytes is the memory for the media cache, which keeps the
+	// small files of processed items (segments, posters, subtitles: they
+	// never change) so that popular ones are not fetched from the object
+	// store for every viewer: 0 is DefaultMediaCacheBytes, < 0 turns it
+	// off.
+	MediaCacheBytes int64
 	// MediaProgress, if set, tells the editor pages how far the processing
 	// of an item is.
 	MediaProgress MediaProgress
+	// Podcasts are the podcast series and private feed tokens, Downloads
+	// counts the episodes' downloads (nil: not counted); with Podcasts nil
+	// (or no Mediathek) the podcast routes are left out.
+	Podcasts  Podcasts
+	Downloads Downloads
+	// Courses are the training courses of the multipliers' area; nil
+	// leaves the area (/multipliers) out.
+	Courses Courses
 }
 
 // Server is portalo's HTTP handler.
@@ -131,6 +145,8 @@ type Server struct {
 	metrics      *httpMetrics
 	assetVersion string
 	gzipped      *staticGzip
+	// files serves the object store's files (nil without Objects).
+	files *objectServer
 }
 
 // New builds the handler. Call gin.SetMode before, once per process.
@@ -168,6 +184,17 @@ func New(cfg Config) (*Server, error) {
 	s.gzipped = newStaticGzip(static)
 	if s.metrics, err = newHTTPMetrics(cfg.Registry); err != nil {
 		return nil, err
+	}
+	if cfg.Objects != nil {
+		size := cfg.MediaCacheBytes
+		if size == 0 {
+			size = DefaultMediaCacheBytes
+		}
+		cache, err := newMediaCache(size, cfg.Registry)
+		if err != nil {
+			return nil, err
+		}
+		s.files = &objectServer{objects: cfg.Objects, bufs: newCopyBuffers(), cache: cache}
 	}
 	if err := s.routes(); err != nil {
 		return nil, err
@@ -283,6 +310,17 @@ func (s *Server) routes() error {
 	}
 	if s.cfg.Mediathek != nil {
 		if err := s.mediathekRoutes(e); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Podcasts != nil && s.cfg.Mediathek != nil {
+		if err := s.podcastRoutes(e); err != nil {
+			return err
+		}
+	}
+
+	if s.cfg.Courses != nil {
+		if err := s.multiplierRoutes(e); err != nil {
 			return err
 		}
 	}

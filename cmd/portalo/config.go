@@ -41,6 +41,7 @@ type config struct {
 	TURNURLs        []string
 	DebugAddr       string
 	MediaDelivery   string
+	MediaCacheMB    int
 	DemoContent     bool
 }
 
@@ -177,6 +178,14 @@ func (c *config) settings() []setting {
 			return nil
 		}},
 		{"media-delivery", "PORTALO_MEDIA_DELIVERY", "proxy", "how mediathek files reach viewers: proxy (streamed through portalo) or redirect (a 302 to a short-lived presigned URL of the bucket; needs MinIO/S3 reachable by viewers)", oneOf(&c.MediaDelivery, "proxy", "redirect")},
+		{"media-cache-mb", "PORTALO_MEDIA_CACHE_MB", "128", "memory (MB) for keeping small media files (segments, posters, subtitles) of processed items, which never change, so that popular videos are not fetched from the object store for every viewer; 0: off", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 1<<20 {
+				return fmt.Errorf("%q is not a size in MB (0 or more)", v)
+			}
+			c.MediaCacheMB = n
+			return nil
+		}},
 		{"demo-content", "PORTALO_DEMO_CONTENT", "true", "on the first start with the embedded default (no Redis, no MinIO), make a few small demo items for the mediathek with ffmpeg", boolean(&c.DemoContent)},
 		{"debug-addr", "PORTALO_DEBUG_ADDR", "", "address (host:port) for Go's profiler at /debug/pprof/, for operators measuring the server; keep it on localhost; empty: off", func(v string) error {
 			if v != "" {

@@ -33,9 +33,12 @@ import (
 
 	"portalo/accounts"
 	"portalo/catalog"
+	"portalo/courses"
+	"portalo/downloads"
 	"portalo/internal/redact"
 	"portalo/jobs"
 	"portalo/media"
+	"portalo/podcasts"
 	"portalo/processing"
 	"portalo/signaling"
 	"portalo/store/blob"
@@ -189,9 +192,21 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 
 	// Deleting a trainer's account unassigns it from its workshops; ws is
 	// set below, before the server can delete any account.
-	var ws *workshops.Service
+	// Deleting an account also unassigns it from the workshops it leads,
+	// takes it off the courses' lists and revokes its private podcast
+	// feed; the services are set below, before the server can delete any
+	// account.
+	var (
+		ws   *workshops.Service
+		cs   *courses.Service
+		pods *podcasts.Service
+	)
 	acctOpt := accountOptions(cfg)
-	acctOpt.BeforeDelete = append(acctOpt.BeforeDelete, func(ctx context.Context, id string) error { return ws.UnassignTrainer(ctx, id) })
+	acctOpt.BeforeDelete = append(acctOpt.BeforeDelete,
+		func(ctx context.Context, id string) error { return ws.UnassignTrainer(ctx, id) },
+		func(ctx context.Context, id string) error { return cs.ForgetAccount(ctx, id) },
+		func(ctx context.Context, id string) error { return pods.RevokeFeedToken(ctx, id) },
+	)
 	acct, err := accounts.New(ctx, st.kv, acctOpt)
 	if err != nil {
 		return err
@@ -200,13 +215,16 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	ws = workshops.New(st.kv, workshops.Options{IsTrainer: func(ctx context.Context, id string) (bool, error) {
+	isTrainer := func(ctx context.Context, id string) (bool, error) {
 		a, err := acct.Get(ctx, id)
 		if errors.Is(err, accounts.ErrNotFound) {
 			return false, nil
 		}
 		return a.Has(accounts.RoleTrainer), err
-	}})
+	}
+	ws = workshops.New(st.kv, workshops.Options{IsTrainer: isTrainer})
+	cs = courses.New(st.kv, courses.Options{IsTrainer: isTrainer})
+	pods = podcasts.New(st.kv, podcasts.Options{})
 	sfu, err := media.New(media.Config{
 		UDPPort: cfg.MediaUDPPort, TCPPort: cfg.MediaTCPPort,
 		ListenIP: cfg.MediaListenIP, PublicIPs: cfg.MediaPublicIPs,
@@ -284,6 +302,15 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		goBG(func() {
 			if _, err := processing.SeedDemo(bg, proc); err != nil && bg.Err() == nil {
 				log.Warn("demo content for the mediathek", "err", err)
+				return
+			}
+			if err := seedPodcastDemo(bg, pods, mediaCat); err != nil && bg.Err() == nil {
+				log.Warn("demo content for the podcasts", "err", err)
+			}
+		})
+		goBG(func() {
+			if err := seedCourseDemo(bg, cs, time.Now()); err != nil && bg.Err() == nil {
+				log.Warn("demo content for the courses", "err", err)
 			}
 		})
 	}
@@ -298,17 +325,21 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 			{Name: "state store (" + st.kvName + ")", Ping: st.kv.Ping},
 			{Name: "object store (" + st.objName + ")", Ping: st.blob.Ping},
 		},
-		SecureCookies:  web.CookieSecurity(cfg.SecureCookies),
-		TrustedProxies: cfg.TrustedProxies,
-		SessionMaxAge:  cfg.SessionMaxAge,
-		Workshops:      ws,
-		Rooms:          hub,
-		RoomSchedule:   ws,
-		Mediathek:      mediaCat,
-		Objects:        st.blob,
-		MediaDelivery:  cfg.MediaDelivery,
-		MediaProgress:  proc,
-		Uploads:        uploads,
+		SecureCookies:   web.CookieSecurity(cfg.SecureCookies),
+		TrustedProxies:  cfg.TrustedProxies,
+		SessionMaxAge:   cfg.SessionMaxAge,
+		Workshops:       ws,
+		Rooms:           hub,
+		RoomSchedule:    ws,
+		Mediathek:       mediaCat,
+		Objects:         st.blob,
+		MediaDelivery:   cfg.MediaDelivery,
+		MediaCacheBytes: mediaCacheBytes(cfg.MediaCacheMB),
+		Podcasts:        pods,
+		Downloads:       downloads.New(st.kv, downloads.Options{}),
+		Courses:         cs,
+		MediaProgress:   proc,
+		Uploads:         uploads,
 		UploadHooks: web.UploadHooks{
 			OnComplete: proc.OnUpload,
 			ItemExists: func(ctx context.Context, id string) (bool, error) {
@@ -525,4 +556,13 @@ func randomTag() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// mediaCacheBytes turns the media cache setting (MB, 0: off) into
+// web.Config's (bytes, < 0: off).
+func mediaCacheBytes(mb int) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return int64(mb) << 20
 }
