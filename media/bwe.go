@@ -9,10 +9,14 @@ import (
 // tell it, the loss-based half of GCC (draft-ietf-rmcat-gcc, section 6):
 // more than 10 % loss cuts the estimate by half the loss, less than 2 %
 // lets it grow by 8 %, in between it holds. The receiver's own delay-based
-// estimate arrives as REMB and caps it (Peer.estimate).
+// estimate arrives as REMB and caps it (Peer.estimate). As in GCC, it
+// does not grow beyond what the receiver could use (setReach): without
+// that, a long clean spell would raise it to bweMax, and the first loss
+// would take many reports to bring it down to the layer the link carries.
 type lossEstimate struct {
 	mu      sync.Mutex
 	bitrate int64
+	reach   int64 // 0: not known yet
 	changed time.Time
 }
 
@@ -37,9 +41,23 @@ func (e *lossEstimate) report(loss float64, now time.Time) {
 		e.bitrate = max(int64(float64(e.bitrate)*(1-0.5*loss)), bweMin)
 		e.changed = now
 	case loss < lossLow && since >= lossGrowEvery:
-		e.bitrate = min(int64(float64(e.bitrate)*lossGrowth), bweMax)
+		limit := int64(bweMax)
+		if e.reach > 0 {
+			limit = min(limit, e.reach)
+		}
+		if grown := min(int64(float64(e.bitrate)*lossGrowth), limit); grown > e.bitrate {
+			e.bitrate = grown
+		}
 		e.changed = now
 	}
+}
+
+// setReach sets how far the estimate may grow: a little beyond the
+// bitrate of what the receiver would get one layer up.
+func (e *lossEstimate) setReach(bitrate int64) {
+	e.mu.Lock()
+	e.reach = bitrate
+	e.mu.Unlock()
 }
 
 func (e *lossEstimate) get() int64 {

@@ -712,9 +712,14 @@ func (p *Peer) tickReceive(now time.Time) {
 		return
 	}
 	share := (p.estimate(now) - int64(audios)*audioShare) / int64(len(videos))
+	// The loss estimate may grow to 1.5 times what the next layers up
+	// need (GCC lets its estimate reach 1.5 times the received rate).
+	reach := int64(audios) * audioShare
 	for _, dt := range videos {
 		dt.chooseLayer(share, now)
+		reach += dt.nextLayerBitrate() * 3 / 2
 	}
+	p.loss.setReach(max(reach, bweInitial))
 }
 
 // sendReports sends a sender report for each track p receives.

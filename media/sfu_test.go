@@ -19,7 +19,12 @@ import (
 
 // ---- test clients (Pion in the same process, 127.0.0.1 only) ----
 
-func clientAPI(t *testing.T) *webrtc.API {
+func clientAPI(t *testing.T) *webrtc.API { return clientAPIWith(t) }
+
+// clientAPIWith builds a client API with extra interceptors placed
+// between the network and Pion's default ones (so the receiver reports
+// see what they do).
+func clientAPIWith(t *testing.T, first ...interceptor.Factory) *webrtc.API {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -29,6 +34,9 @@ func clientAPI(t *testing.T) *webrtc.API {
 		t.Fatal(err)
 	}
 	reg := &interceptor.Registry{}
+	for _, f := range first {
+		reg.Add(f)
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +125,13 @@ type client struct {
 
 func join(t *testing.T, s *SFU, roomID, id string, rights Rights, audioOnly bool) *client {
 	t.Helper()
-	c := &client{t: t, api: clientAPI(t), sigs: make(chan Signal, 64), speaking: make(chan bool, 16)}
+	return joinWith(t, s, roomID, id, rights, audioOnly, clientAPI(t))
+}
+
+// joinWith is join with the client's own API.
+func joinWith(t *testing.T, s *SFU, roomID, id string, rights Rights, audioOnly bool, api *webrtc.API) *client {
+	t.Helper()
+	c := &client{t: t, api: api, sigs: make(chan Signal, 64), speaking: make(chan bool, 16)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	down, err := c.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -1006,17 +1020,23 @@ func TestLossEstimate(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		losses []float64 // one report every 600 ms
+		reach  int64     // 0: not set
 		check  func(b int64) bool
 		want   string
 	}{
-		{"no loss grows by 8 % a report", []float64{0, 0, 0}, func(b int64) bool { return b > bweInitial*125/100 && b < bweInitial*127/100 }, "about +26 %"},
-		{"5 % loss holds", []float64{0.05, 0.05}, func(b int64) bool { return b == bweInitial }, "unchanged"},
-		{"40 % loss cuts by 20 %", []float64{0.4}, func(b int64) bool { return b == bweInitial*80/100 }, "-20 %"},
-		{"heavy loss never below the floor", repeated(0.9, 50), func(b int64) bool { return b == bweMin }, "bweMin"},
-		{"never above the ceiling", repeated(0.0, 200), func(b int64) bool { return b == bweMax }, "bweMax"},
+		{"no loss grows by 8 % a report", []float64{0, 0, 0}, 0, func(b int64) bool { return b > bweInitial*125/100 && b < bweInitial*127/100 }, "about +26 %"},
+		{"5 % loss holds", []float64{0.05, 0.05}, 0, func(b int64) bool { return b == bweInitial }, "unchanged"},
+		{"40 % loss cuts by 20 %", []float64{0.4}, 0, func(b int64) bool { return b == bweInitial*80/100 }, "-20 %"},
+		{"heavy loss never below the floor", repeated(0.9, 50), 0, func(b int64) bool { return b == bweMin }, "bweMin"},
+		{"never above the ceiling", repeated(0.0, 200), 0, func(b int64) bool { return b == bweMax }, "bweMax"},
+		{"grows no further than the receiver's reach", repeated(0.0, 200), 2_000_000, func(b int64) bool { return b == 2_000_000 }, "the reach"},
+		{"a reach below the estimate does not cut it", []float64{0}, 500_000, func(b int64) bool { return b == bweInitial }, "unchanged"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newLossEstimate()
+			if tc.reach > 0 {
+				e.setReach(tc.reach)
+			}
 			for i, l := range tc.losses {
 				e.report(l, start.Add(time.Duration(i+1)*600*time.Millisecond))
 			}

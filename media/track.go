@@ -399,6 +399,18 @@ func (dt *downTrack) state() (cur, target *layer) {
 // chooseLayer picks the target layer for a share of the receiver's
 // bandwidth (bit/s): the highest live layer whose bitrate fits, with a
 // 20 % margin to go up; the lowest one when none fits.
+// nextLayerBitrate is the bitrate of the layer above the one dt gets (of
+// its own layer when it gets the top one, of the lowest when none yet).
+func (dt *downTrack) nextLayerBitrate() int64 {
+	ls := orderedLayers(dt.pub.layerList())
+	if len(ls) == 0 {
+		return 0
+	}
+	cur, _ := dt.state()
+	i := slices.Index(ls, cur)
+	return ls[min(i+1, len(ls)-1)].bitrate.Load()
+}
+
 func (dt *downTrack) chooseLayer(share int64, now time.Time) {
 	ls := orderedLayers(dt.pub.layerList())
 	live := ls[:0:0]
