@@ -10,12 +10,14 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"portalo/catalog"
+	"portalo/podcasts"
 	"portalo/web/i18n"
 )
 
@@ -211,6 +213,7 @@ type mediaEditData struct {
 	ID, Slug                 string
 	Kinds, Topics, Audiences []option
 	Categories               []option
+	Series                   []option // the podcast series an episode can be in
 	// Episode and Document say which of the kind's own fields the form
 	// shows: those of the item's kind, and both on the create page.
 	Episode, Document          bool
@@ -311,6 +314,22 @@ func (m *mediathek) editForm(c *gin.Context, p *page, it *catalog.Item) {
 		MaxSeason: catalog.MaxSeason, MaxNumber: catalog.MaxEpisodeNumber, MaxDocVersion: catalog.MaxDocVersionLen}
 	d.Episode = it == nil || p.Form["kind"] == string(catalog.KindEpisode)
 	d.Document = it == nil || p.Form["kind"] == string(catalog.KindDocument)
+	d.Series = []option{{Value: "", Label: l.T("MediathekSeriesNone"), Selected: p.Form["series"] == ""}}
+	if m.s.cfg.Podcasts != nil {
+		list, err := m.s.cfg.Podcasts.ListSeries(c.Request.Context())
+		if err != nil {
+			m.s.cfg.Logger.Warn("mediathek: listing the podcast series", "err", err)
+		}
+		for _, sr := range list {
+			title, lang := sr.TitleIn(l.Lang.Code)
+			d.Series = append(d.Series, option{Value: sr.ID, Label: title, Lang: lang, Selected: p.Form["series"] == sr.ID})
+		}
+	}
+	// A series that is gone (or an entry that names none) stays visible,
+	// so that the editor sees what was refused.
+	if v := p.Form["series"]; v != "" && !slices.ContainsFunc(d.Series, func(o option) bool { return o.Value == v }) {
+		d.Series = append(d.Series, option{Value: v, Label: v, Selected: true})
+	}
 	d.Categories = []option{{Value: "", Label: l.T("MediathekCategoryNone"), Selected: p.Form["category"] == ""}}
 	for _, cat := range catalog.DocumentCategories {
 		d.Categories = append(d.Categories, option{Value: string(cat), Label: label(l, categoryLabels, cat), Selected: p.Form["category"] == string(cat)})
@@ -376,7 +395,12 @@ func (m *mediathek) createItem(c *gin.Context) {
 		return
 	}
 	p := m.s.newPage(c, "MediathekNewTitle")
-	it, err := m.cat.Create(c.Request.Context(), metaFromForm(c, p))
+	meta := metaFromForm(c, p)
+	if err := m.bindSeries(c.Request.Context(), &meta); err != nil {
+		m.formProblem(c, p, nil, err)
+		return
+	}
+	it, err := m.cat.Create(c.Request.Context(), meta)
 	if err != nil {
 		m.formProblem(c, p, nil, err)
 		return
@@ -398,12 +422,37 @@ func (m *mediathek) saveItem(c *gin.Context) {
 	if err != nil {
 		rev = 0 // the catalog answers with a conflict
 	}
+	if err := m.bindSeries(c.Request.Context(), &meta); err != nil {
+		m.formProblem(c, p, &meta, err)
+		return
+	}
 	it, err := m.cat.Update(c.Request.Context(), c.Param("id"), rev, meta)
 	if err != nil {
 		m.formProblem(c, p, &meta, err)
 		return
 	}
 	m.s.flashAndRedirect(c, "FlashMediathekSaved", "/manage/mediathek/"+it.ID)
+}
+
+// bindSeries checks an episode's series and gives the episode the
+// series' audience when that is the multipliers': an episode of the
+// professionals' series is never public, wherever it is reached
+// (/mediathek, /media, /podcasts).
+func (m *mediathek) bindSeries(ctx context.Context, meta *catalog.Meta) error {
+	if meta.Kind != catalog.KindEpisode || meta.Series == "" || m.s.cfg.Podcasts == nil {
+		return nil
+	}
+	sr, err := m.s.cfg.Podcasts.GetSeries(ctx, meta.Series)
+	if errors.Is(err, podcasts.ErrNotFound) {
+		return &catalog.InputError{Field: "series", Code: "series_invalid"}
+	}
+	if err != nil {
+		return err
+	}
+	if sr.Audience == podcasts.AudienceMultipliers {
+		meta.Audience = catalog.AudienceMultipliers
+	}
+	return nil
 }
 
 // formProblem shows the create or edit page again with the entries kept

@@ -723,7 +723,7 @@ func TestMediathekEpisodeAndDocumentFields(t *testing.T) {
 			lang       string
 			field, msg string
 		}{
-			{"series", with(episode, "series", "Gesund Leben"), "de", "series", "Die ID der Reihe darf nur"},
+			{"series", with(episode, "series", "Gesund Leben"), "de", "series", "Diese Podcast-Reihe gibt es nicht"},
 			{"season text", with(episode, "season", "zwei"), "de", "season", "Die Staffel muss eine ganze Zahl von 1 bis 9999 sein"},
 			{"season negative", with(episode, "season", "-2"), "en", "season", "The season must be a whole number from 1 to 9999"},
 			{"number too high", with(episode, "number", "100000"), "ar", "number", "يجب أن يكون رقم الحلقة عددًا صحيحًا من 1 إلى 99999"},
@@ -751,7 +751,7 @@ func TestMediathekEpisodeAndDocumentFields(t *testing.T) {
 			t.Fatalf("episode %+v, %v", it.Meta, err)
 		}
 		page = h.do(t, "GET", loc, nil, map[string]string{"Accept-Language": "de"}, editor).Body.String()
-		for _, want := range []string{`id="episode-fields"`, `name="series" value="gesund-leben"`, `name="season" value="2"`, `name="number" value="3"`, `name="explicit" value="1" checked`} {
+		for _, want := range []string{`id="episode-fields"`, `<option value="gesund-leben" selected>`, `name="season" value="2"`, `name="number" value="3"`, `name="explicit" value="1" checked`} {
 			if !strings.Contains(page, want) {
 				t.Errorf("episode page lacks %s", want)
 			}

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"image"
 	_ "image/jpeg" // cover images
 	_ "image/png"
@@ -279,6 +280,27 @@ func (p *podcastSite) renderEdit(c *gin.Context, status int, sr podcasts.Series,
 	p.s.render(c, status, "podcast_edit", pg)
 }
 
+// restrictEpisodes makes every episode of a series for multipliers an
+// item for multipliers (an episode's audience is what /mediathek and
+// /media check).
+func (p *podcastSite) restrictEpisodes(ctx context.Context, seriesID string) error {
+	eps, err := p.allEpisodes(seriesID)
+	if err != nil {
+		return err
+	}
+	for _, it := range eps {
+		if it.Audience == catalog.AudienceMultipliers {
+			continue
+		}
+		m := it.Meta
+		m.Audience = catalog.AudienceMultipliers
+		if _, err := p.cat.Update(ctx, it.ID, it.Revision, m); err != nil {
+			return fmt.Errorf("web: episode %s into the series for multipliers: %w", it.ID, err)
+		}
+	}
+	return nil
+}
+
 // allEpisodes lists the episodes of a series for its editor, drafts
 // included, newest first.
 func (p *podcastSite) allEpisodes(seriesID string) ([]catalog.Item, error) {
@@ -489,6 +511,12 @@ func (p *podcastSite) saveSeries(c *gin.Context) {
 		}
 		p.failForm(c, posted, err)
 		return
+	}
+	if m.Audience == podcasts.AudienceMultipliers {
+		if err := p.restrictEpisodes(ctx, old.ID); err != nil {
+			p.s.failWith(c, err)
+			return
+		}
 	}
 	if newKey != "" && old.Image != "" && old.Image != newKey {
 		if err := p.objects.Delete(ctx, old.Image); err != nil {

@@ -202,7 +202,7 @@ func (tab *roomTab) login(base, roomID, who, password string) {
 		chromedp.SendKeys(chromedp.CSS("#pseudonym"), who),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Submit(chromedp.CSS("#password")),
-		chromedp.WaitVisible(chromedp.CSS("#join-button")),
+		chromedp.WaitEnabled(chromedp.CSS("#join-button")),
 	)
 }
 

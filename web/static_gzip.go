@@ -27,15 +27,24 @@ const gzipMinSize = 1 << 10
 
 // staticGzip holds the gzip form of the compressible static files, by
 // name under static/, each made on its first request (at start-up it
-// would slow every test that builds a server).
+// would slow every test that builds a server); a file being compressed
+// holds up only the requests for that file.
 type staticGzip struct {
 	files fs.FS
 	mu    sync.Mutex
-	gz    map[string][]byte // nil: not worth it
+	gz    map[string]*gzipped
+}
+
+// gzipped is one file's gzip form, made once; data is nil when it is not
+// worth it.
+type gzipped struct {
+	once sync.Once
+	data []byte
+	err  error
 }
 
 func newStaticGzip(files fs.FS) *staticGzip {
-	return &staticGzip{files: files, gz: map[string][]byte{}}
+	return &staticGzip{files: files, gz: map[string]*gzipped{}}
 }
 
 // get returns the gzip form of name, or nil when it has none.
@@ -44,33 +53,41 @@ func (g *staticGzip) get(name string) ([]byte, error) {
 		return nil, nil
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if gz, done := g.gz[name]; done {
-		return gz, nil
+	e, ok := g.gz[name]
+	if !ok {
+		e = &gzipped{}
+		g.gz[name] = e
 	}
-	data, err := fs.ReadFile(g.files, name)
+	g.mu.Unlock()
+	e.once.Do(func() { e.data, e.err = compressFile(g.files, name) })
+	return e.data, e.err
+}
+
+// compressFile returns the gzip form of name, or nil when the file is too
+// small for it to be worth it.
+func compressFile(files fs.FS, name string) ([]byte, error) {
+	data, err := fs.ReadFile(files, name)
 	if err != nil {
 		return nil, fmt.Errorf("web: reading static %s: %w", name, err)
 	}
-	var gz []byte
-	if len(data) >= gzipMinSize {
-		var buf bytes.Buffer
-		zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := zw.Write(data); err != nil {
-			return nil, err
-		}
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
-		if buf.Len() < len(data) {
-			gz = buf.Bytes()
-		}
+	if len(data) < gzipMinSize {
+		return nil, nil
 	}
-	g.gz[name] = gz
-	return gz, nil
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if buf.Len() >= len(data) {
+		return nil, nil
+	}
+	return buf.Bytes(), nil
 }
 
 // acceptsGzip reports whether the Accept-Encoding header allows gzip (and

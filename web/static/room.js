@@ -1113,4 +1113,5 @@
   }
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) show(el.testDevices, false);
   wire();
+  el.joinButton.disabled = false; // ready: the page's HTML keeps it off until here
 })();

@@ -1,0 +1,69 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"portalo/catalog"
+	"portalo/podcasts"
+)
+
+// TestEpisodeTakesTheSeriesAudience: an episode an editor puts in the
+// professionals' series becomes an item for multipliers, even when the
+// form said "public", so that no path (/mediathek, /api, /media, which
+// check the item's audience) shows it to others; an unknown series is
+// refused; a public series keeps the editor's choice, until the series is
+// made one for multipliers.
+func TestEpisodeTakesTheSeriesAudience(t *testing.T) {
+	podcastStores(t, func(t *testing.T, h *podcastHarness) {
+		pub := h.series(t, "fragt-nach", podcasts.AudiencePublic)
+		pro := h.series(t, "fachlich", podcasts.AudienceMultipliers)
+		var editor *http.Cookie
+		for _, v := range h.visitors(t) {
+			if v.name == "editor" {
+				editor = v.cookie
+			}
+		}
+		create := func(slug, series string) (int, string) {
+			body, _ := form(map[string]string{"kind": "episode", "slug": slug, "title_de": "Folge " + slug, "topic": "sleep",
+				"audience": "public", "series": series})
+			w := h.do(t, "POST", "/manage/mediathek", body, map[string]string{"Accept-Language": "de", "Content-Type": "application/x-www-form-urlencoded"}, editor)
+			return w.Code, w.Body.String()
+		}
+		for _, tc := range []struct {
+			slug, series string
+			want         catalog.Audience
+		}{
+			{"fuer-fachleute", pro.ID, catalog.AudienceMultipliers},
+			{"fuer-alle", pub.ID, catalog.AudiencePublic},
+			{"ohne-reihe", "", catalog.AudiencePublic},
+		} {
+			if code, body := create(tc.slug, tc.series); code != http.StatusSeeOther {
+				t.Fatalf("create %s: %d %s", tc.slug, code, mainOf(body))
+			}
+			it, err := h.cat.GetBySlug(tc.slug)
+			if err != nil || it.Audience != tc.want || it.Series != tc.series {
+				t.Fatalf("%s: audience %q, series %q (%v); want %q", tc.slug, it.Audience, it.Series, err, tc.want)
+			}
+		}
+		if code, body := create("verirrt", "gibt-es-nicht"); code != http.StatusUnprocessableEntity || !strings.Contains(body, "Diese Podcast-Reihe gibt es nicht") {
+			t.Fatalf("unknown series: %d %s", code, mainOf(body))
+		}
+		if _, err := h.cat.GetBySlug("verirrt"); err == nil {
+			t.Fatal("an episode of an unknown series was stored")
+		}
+		// The public series becomes one for multipliers: its episodes follow.
+		body, hdr := multipartForm(t, map[string]string{"title_de": "portALO fragt nach", "description_de": "Gespräche.", "language": "de",
+			"category": "Health & Fitness > Mental Health", "audience": "multipliers", "author": "portALO"}, nil)
+		if w := h.do(t, "POST", "/podcasts/manage/"+pub.ID, body, hdr, editor); w.Code != http.StatusSeeOther {
+			t.Fatalf("series to multipliers: %d %s", w.Code, mainOf(w.Body.String()))
+		}
+		if it, err := h.cat.GetBySlug("fuer-alle"); err != nil || it.Audience != catalog.AudienceMultipliers {
+			t.Errorf("the series' episode after the change: audience %q (%v)", it.Audience, err)
+		}
+		if it, err := h.cat.GetBySlug("ohne-reihe"); err != nil || it.Audience != catalog.AudiencePublic {
+			t.Errorf("an episode of no series changed: audience %q (%v)", it.Audience, err)
+		}
+	})
+}
