@@ -68,6 +68,9 @@ type Episode struct {
 	ChaptersURL string
 	// ImageURL is the episode's own artwork; optional.
 	ImageURL string
+	// Explicit marks the episode itunes:explicit even when its series is
+	// not.
+	Explicit bool
 }
 
 // Feed is what RenderFeed renders: one series with its episodes and the
@@ -200,6 +203,7 @@ type itemXML struct {
 	Season      string          `xml:"itunes:season,omitempty"`
 	Episode     string          `xml:"itunes:episode,omitempty"`
 	EpisodeType string          `xml:"itunes:episodeType"`
+	Explicit    string          `xml:"itunes:explicit,omitempty"`
 	Image       *hrefXML        `xml:"itunes:image"`
 	Transcripts []transcriptXML `xml:"podcast:transcript"`
 	Chapters    *chaptersXML    `xml:"podcast:chapters"`
@@ -388,6 +392,9 @@ func renderItem(e Episode) (itemXML, error) {
 		GUID:        guidXML{IsPermaLink: "false", Value: guid},
 		Enclosure:   enclosureXML{URL: e.EnclosureURL, Length: e.EnclosureLength, Type: e.EnclosureType},
 		EpisodeType: "full",
+	}
+	if e.Explicit {
+		it.Explicit = "true"
 	}
 	if !e.Published.IsZero() {
 		it.PubDate = rfc1123Z(e.Published)

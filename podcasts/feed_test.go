@@ -71,6 +71,7 @@ func sampleFeed() Feed {
 				Published:       time.Date(2026, 4, 1, 6, 0, 0, 0, time.UTC),
 				Duration:        12 * time.Minute,
 				ImageURL:        site + "/media/item-0002/poster.jpg",
+				Explicit:        true,
 			},
 		},
 	}
@@ -348,6 +349,9 @@ func TestFeedPSP1(t *testing.T) {
 			}
 			if it.ITunesExt.Image != newest.ImageURL {
 				t.Errorf("itunes:image %q", it.ITunesExt.Image)
+			}
+			if it.ITunesExt.Explicit != "true" || f.Items[1].ITunesExt.Explicit != "" {
+				t.Errorf("itunes:explicit of the explicit episode %q, of the other %q", it.ITunesExt.Explicit, f.Items[1].ITunesExt.Explicit)
 			}
 		})
 	}

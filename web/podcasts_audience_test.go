@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -66,4 +67,22 @@ func TestEpisodeTakesTheSeriesAudience(t *testing.T) {
 			t.Errorf("an episode of no series changed: audience %q (%v)", it.Audience, err)
 		}
 	})
+}
+
+// TestBaseURL: feeds and calendars use the configured public address when
+// there is one, whatever host a request named.
+func TestBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		public, host, want string
+	}{
+		{"", "portalo.example:8080", "http://portalo.example:8080"},
+		{"https://portalo.example", "10.0.0.5:8080", "https://portalo.example"},
+		{"https://portalo.example", "www.portalo.example", "https://portalo.example"},
+	} {
+		s := &Server{cfg: Config{PublicURL: tc.public, SecureCookies: SecureAuto}}
+		r := httptest.NewRequest("GET", "http://"+tc.host+"/podcasts/x/feed.xml", nil)
+		if got := s.baseURL(r); got != tc.want {
+			t.Errorf("public %q, host %q: %q, want %q", tc.public, tc.host, got, tc.want)
+		}
+	}
 }

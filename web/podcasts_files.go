@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path"
@@ -146,8 +147,13 @@ func (p *podcastSite) serveFeed(c *gin.Context, sr podcasts.Series, token string
 		size := enc.File.Size
 		if size <= 0 {
 			info, err := p.objects.Stat(ctx, enc.File.Key)
+			if errors.Is(err, blob.ErrNotFound) {
+				continue // nothing an app could download
+			}
 			if err != nil {
-				continue
+				// Leaving the episode out would tell apps it is gone.
+				p.feedFailed(c, token, fmt.Errorf("web: size of %s for the feed: %w", enc.File.Key, err))
+				return
 			}
 			size = info.Size
 		}
@@ -158,6 +164,7 @@ func (p *podcastSite) serveFeed(c *gin.Context, sr podcasts.Series, token string
 			GUID: it.ID, Title: title, Description: desc, Link: public + "/" + it.Slug,
 			EnclosureURL: dir + enc.Name, EnclosureLength: size, EnclosureType: mediaContentType(enc.File.Key),
 			Published: it.Published, Duration: it.Duration, Season: it.Season, Number: it.Number,
+			Explicit: it.Explicit,
 		}
 		for _, lang := range catalog.Languages {
 			if it.Subtitles[lang] != "" {

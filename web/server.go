@@ -123,6 +123,12 @@ type Config struct {
 	// store for every viewer: 0 is DefaultMediaCacheBytes, < 0 turns it
 	// off.
 	MediaCacheBytes int64
+	// PublicURL is the address people reach portalo at ("https://host",
+	// no trailing slash), used for the absolute URLs of feeds and
+	// calendars, so that a podcast feed's URLs and podcast:guid do not
+	// change with the host name a request used; empty: taken from each
+	// request.
+	PublicURL string
 	// MediaProgress, if set, tells the editor pages how far the processing
 	// of an item is.
 	MediaProgress MediaProgress

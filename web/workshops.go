@@ -257,6 +257,9 @@ func (s *Server) schedulePage(c *gin.Context) {
 
 // baseURL is the address of this site as the request reached it.
 func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
 	scheme := "http"
 	if s.secure(r) {
 		scheme = "https"

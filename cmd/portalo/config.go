@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type config struct {
 	DebugAddr       string
 	MediaDelivery   string
 	MediaCacheMB    int
+	PublicURL       string
 	DemoContent     bool
 }
 
@@ -178,6 +180,17 @@ func (c *config) settings() []setting {
 			return nil
 		}},
 		{"media-delivery", "PORTALO_MEDIA_DELIVERY", "proxy", "how mediathek files reach viewers: proxy (streamed through portalo) or redirect (a 302 to a short-lived presigned URL of the bucket; needs MinIO/S3 reachable by viewers)", oneOf(&c.MediaDelivery, "proxy", "redirect")},
+		{"public-url", "PORTALO_PUBLIC_URL", "", "the address people reach portalo at (https://host, without a path), for the absolute URLs of podcast feeds and calendars; empty: taken from each request's Host", func(v string) error {
+			v = strings.TrimRight(strings.TrimSpace(v), "/")
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+					return fmt.Errorf("%q is not an address such as https://portalo.example", v)
+				}
+			}
+			c.PublicURL = v
+			return nil
+		}},
 		{"media-cache-mb", "PORTALO_MEDIA_CACHE_MB", "128", "memory (MB) for keeping small media files (segments, posters, subtitles) of processed items, which never change, so that popular videos are not fetched from the object store for every viewer; 0: off", func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 1<<20 {

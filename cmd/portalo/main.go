@@ -335,6 +335,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		Objects:         st.blob,
 		MediaDelivery:   cfg.MediaDelivery,
 		MediaCacheBytes: mediaCacheBytes(cfg.MediaCacheMB),
+		PublicURL:       cfg.PublicURL,
 		Podcasts:        pods,
 		Downloads:       downloads.New(st.kv, downloads.Options{}),
 		Courses:         cs,

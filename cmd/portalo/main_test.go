@@ -68,6 +68,11 @@ func TestConfig(t *testing.T) {
 		{"debug addr", map[string]string{"PORTALO_DEBUG_ADDR": "127.0.0.1:6060"}, nil, func(c config) bool { return c.DebugAddr == "127.0.0.1:6060" }, ""},
 		{"turn url without secret", map[string]string{"PORTALO_TURN_URLS": "turn:turn.example:3478"}, nil, nil, "PORTALO_TURN_SECRET"},
 		{"bad media port", map[string]string{"PORTALO_MEDIA_UDP_PORT": "70000"}, nil, nil, "PORTALO_MEDIA_UDP_PORT"},
+		{"public url", map[string]string{"PORTALO_PUBLIC_URL": "https://portalo.example/"}, nil, func(c config) bool { return c.PublicURL == "https://portalo.example" }, ""},
+		{"public url with a path", map[string]string{"PORTALO_PUBLIC_URL": "https://portalo.example/app"}, nil, nil, "PORTALO_PUBLIC_URL"},
+		{"public url without scheme", map[string]string{"PORTALO_PUBLIC_URL": "portalo.example"}, nil, nil, "PORTALO_PUBLIC_URL"},
+		{"media cache", map[string]string{"PORTALO_MEDIA_CACHE_MB": "0"}, nil, func(c config) bool { return c.MediaCacheMB == 0 && mediaCacheBytes(0) < 0 }, ""},
+		{"bad media cache", map[string]string{"PORTALO_MEDIA_CACHE_MB": "-5"}, nil, nil, "PORTALO_MEDIA_CACHE_MB"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
