@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"portalo/internal/langtext"
 	"portalo/store/blob"
 )
 
@@ -42,55 +43,23 @@ func validID(id string) bool {
 
 // textOK refuses invalid UTF-8 and control characters other than line
 // breaks and tabs.
-func textOK(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\n' && r != '\t'
-	})
-}
-
-// normalizeTexts trims the texts of one field, drops empty ones and checks
-// languages, characters and length.
-func normalizeTexts(field string, in map[string]string, maxLen int, singleLine bool) (map[string]string, error) {
-	var out map[string]string
-	for lang, v := range in {
-		if !ValidLanguage(lang) {
-			return nil, inputErr(field, "language_invalid")
-		}
-		v = strings.TrimSpace(strings.ReplaceAll(v, "\r\n", "\n"))
-		if !textOK(v) || singleLine && strings.ContainsAny(v, "\n\t") {
-			return nil, inputErr(field+"_"+lang, field+"_invalid")
-		}
-		if utf8.RuneCountInString(v) > maxLen {
-			return nil, inputErr(field+"_"+lang, field+"_too_long")
-		}
-		if v != "" {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[lang] = v
-		}
-	}
-	return out, nil
-}
+func textOK(s string) bool { return langtext.OK(s) }
 
 // normalizeMeta checks what an editor wrote and returns it cleaned up.
 // An empty slug stays empty (the caller derives or keeps one).
 func normalizeMeta(m Meta) (Meta, error) {
-	var err error
 	switch {
 	case m.Kind == "":
 		return Meta{}, inputErr("kind", "kind_required")
 	case !ValidKind(m.Kind):
 		return Meta{}, inputErr("kind", "kind_invalid")
 	}
-	if m.Title, err = normalizeTexts("title", m.Title, MaxTitleLen, true); err != nil {
-		return Meta{}, err
+	var p *langtext.Problem
+	if m.Title, p = langtext.Clean(m.Title, langtext.Rules{Field: "title", MaxRunes: MaxTitleLen, OneLine: true, Required: true, UnknownLanguage: "language_invalid"}); p != nil {
+		return Meta{}, inputErr(p.Field, p.Code)
 	}
-	if len(m.Title) == 0 {
-		return Meta{}, inputErr("title", "title_required")
-	}
-	if m.Description, err = normalizeTexts("description", m.Description, MaxDescriptionLen, false); err != nil {
-		return Meta{}, err
+	if m.Description, p = langtext.Clean(m.Description, langtext.Rules{Field: "description", MaxRunes: MaxDescriptionLen, UnknownLanguage: "language_invalid"}); p != nil {
+		return Meta{}, inputErr(p.Field, p.Code)
 	}
 	m.Slug = strings.ToLower(strings.TrimSpace(m.Slug))
 	switch {

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"portalo/internal/langtext"
 	"portalo/store/kv"
 )
 
@@ -33,11 +34,12 @@ var Formats = []Format{FormatOnsite, FormatOnline}
 // ValidFormat reports whether f is one of Formats.
 func ValidFormat(f Format) bool { return slices.Contains(Formats, f) }
 
-// Languages are the languages a course can be held and described in.
-var Languages = []string{"de", "en", "tr", "ru", "ar"}
+// Languages are the languages a course can be held and described in:
+// those portalo speaks (langtext.Languages).
+var Languages = langtext.Languages
 
 // ValidLanguage reports whether code is one of Languages.
-func ValidLanguage(code string) bool { return slices.Contains(Languages, code) }
+func ValidLanguage(code string) bool { return langtext.Valid(code) }
 
 // Limits on a course.
 const (
@@ -100,20 +102,13 @@ type Course struct {
 // TitleIn returns the title in lang, falling back to the language the
 // course is held in, then to the order of Languages; it also returns the
 // language of the text it returns.
-func (c Course) TitleIn(lang string) (string, string) { return pick(c.Title, lang, c.Language) }
+func (c Course) TitleIn(lang string) (string, string) {
+	return langtext.Pick(c.Title, lang, c.Language)
+}
 
 // DescriptionIn is TitleIn for the description ("" when there is none).
 func (c Course) DescriptionIn(lang string) (string, string) {
-	return pick(c.Description, lang, c.Language)
-}
-
-func pick(m map[string]string, langs ...string) (string, string) {
-	for _, l := range append(langs, Languages...) {
-		if v := m[l]; v != "" {
-			return v, l
-		}
-	}
-	return "", ""
+	return langtext.Pick(c.Description, lang, c.Language)
 }
 
 // Start is the start of the first session (zero without sessions).
@@ -201,14 +196,6 @@ func isInput(err error) bool {
 	return errors.As(err, &ie)
 }
 
-// textOK refuses invalid UTF-8 and control characters other than line
-// breaks and tabs.
-func textOK(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\n' && r != '\t'
-	})
-}
-
 func (s *Service) stamp() time.Time { return s.opt.Now().UTC().Truncate(time.Second) }
 
 func randomID(n int) (string, error) {
@@ -223,42 +210,12 @@ func randomID(n int) (string, error) {
 // trimmed with empty ones dropped, the field of the other format cleared,
 // sessions in UTC and sorted.
 func (s *Service) normalize(ctx context.Context, m CourseMeta) (CourseMeta, error) {
-	texts := func(field string, in map[string]string, max int) (map[string]string, error) {
-		out := map[string]string{}
-		for lang, v := range in {
-			if !ValidLanguage(lang) {
-				return nil, inputErr(field, "text_language_invalid")
-			}
-			v = strings.TrimSpace(strings.ReplaceAll(v, "\r\n", "\n"))
-			if !textOK(v) {
-				return nil, inputErr(field+"_"+lang, field+"_invalid")
-			}
-			if utf8.RuneCountInString(v) > max {
-				return nil, inputErr(field+"_"+lang, field+"_too_long")
-			}
-			if v != "" {
-				out[lang] = v
-			}
-		}
-		return out, nil
+	var p *langtext.Problem
+	if m.Title, p = langtext.Clean(m.Title, langtext.Rules{Field: "title", MaxRunes: MaxTitleLen, OneLine: true, Required: true}); p != nil {
+		return CourseMeta{}, inputErr(p.Field, p.Code)
 	}
-	var err error
-	if m.Title, err = texts("title", m.Title, MaxTitleLen); err != nil {
-		return CourseMeta{}, err
-	}
-	for lang, v := range m.Title {
-		if strings.ContainsAny(v, "\n\t") {
-			return CourseMeta{}, inputErr("title_"+lang, "title_invalid")
-		}
-	}
-	if len(m.Title) == 0 {
-		return CourseMeta{}, inputErr("title", "title_required")
-	}
-	if m.Description, err = texts("description", m.Description, MaxDescriptionLen); err != nil {
-		return CourseMeta{}, err
-	}
-	if len(m.Description) == 0 {
-		m.Description = nil
+	if m.Description, p = langtext.Clean(m.Description, langtext.Rules{Field: "description", MaxRunes: MaxDescriptionLen}); p != nil {
+		return CourseMeta{}, inputErr(p.Field, p.Code)
 	}
 	if !ValidLanguage(m.Language) {
 		return CourseMeta{}, inputErr("language", "course_language_invalid")
@@ -271,7 +228,7 @@ func (s *Service) normalize(ctx context.Context, m CourseMeta) (CourseMeta, erro
 		switch {
 		case m.Address == "":
 			return CourseMeta{}, inputErr("address", "address_required")
-		case !textOK(m.Address):
+		case !langtext.OK(m.Address):
 			return CourseMeta{}, inputErr("address", "address_invalid")
 		case utf8.RuneCountInString(m.Address) > MaxAddressLen || strings.Count(m.Address, "\n") >= MaxAddressLines:
 			return CourseMeta{}, inputErr("address", "address_too_long")
@@ -286,6 +243,7 @@ func (s *Service) normalize(ctx context.Context, m CourseMeta) (CourseMeta, erro
 		return CourseMeta{}, inputErr("format", "format_invalid")
 	}
 
+	var err error
 	if m.Sessions, err = normalizeSessions(m.Sessions); err != nil {
 		return CourseMeta{}, err
 	}

@@ -13,11 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
-
+	"portalo/internal/langtext"
+	"portalo/internal/slug"
 	"portalo/store/kv"
 )
 
@@ -40,11 +39,11 @@ var Audiences = []Audience{AudiencePublic, AudienceMultipliers}
 func ValidAudience(a Audience) bool { return slices.Contains(Audiences, a) }
 
 // Languages are the languages a series can be spoken in and described in,
-// in the order of fallback.
-var Languages = []string{"de", "en", "tr", "ru", "ar"}
+// in the order of fallback: those portalo speaks (langtext.Languages).
+var Languages = langtext.Languages
 
 // ValidLanguage reports whether code is one of Languages.
-func ValidLanguage(code string) bool { return slices.Contains(Languages, code) }
+func ValidLanguage(code string) bool { return langtext.Valid(code) }
 
 // Limits on a series. PSP-1 limits node values to 255 characters and a
 // description to 4,000 bytes.
@@ -101,20 +100,13 @@ type Series struct {
 // TitleIn returns the title in lang, falling back to the series' language,
 // then to the order of Languages; it also returns the language of the text
 // it returns.
-func (s Series) TitleIn(lang string) (string, string) { return pick(s.Title, lang, s.Language) }
+func (s Series) TitleIn(lang string) (string, string) {
+	return langtext.Pick(s.Title, lang, s.Language)
+}
 
 // DescriptionIn is TitleIn for the description.
 func (s Series) DescriptionIn(lang string) (string, string) {
-	return pick(s.Description, lang, s.Language)
-}
-
-func pick(m map[string]string, langs ...string) (string, string) {
-	for _, l := range append(langs, Languages...) {
-		if v := m[l]; v != "" {
-			return v, l
-		}
-	}
-	return "", ""
+	return langtext.Pick(s.Description, lang, s.Language)
 }
 
 // InputError says which field of a request is wrong and why. Code is a
@@ -177,17 +169,6 @@ func randomID(n int) (string, error) {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
 }
 
-// textOK refuses invalid UTF-8 and control characters other than line
-// breaks and tabs.
-func textOK(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\n' && r != '\t'
-	})
-}
-
-// oneLine refuses what textOK refuses and line breaks and tabs.
-func oneLine(s string) bool { return textOK(s) && !strings.ContainsAny(s, "\n\t") }
-
 // ReservedSlugs are names a series cannot have: the web layer uses them
 // beside the series' slugs (/podcasts/manage, /podcasts/private/...).
 var ReservedSlugs = []string{"manage", "private", "new", "feed"}
@@ -195,52 +176,17 @@ var ReservedSlugs = []string{"manage", "private", "new", "feed"}
 // ValidSlug reports whether s is a slug: lowercase ASCII letters and digits
 // in words joined by single hyphens, at most MaxSlugLen bytes, and none of
 // ReservedSlugs.
-func ValidSlug(s string) bool {
-	if s == "" || slices.Contains(ReservedSlugs, s) || len(s) > MaxSlugLen || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func ValidSlug(s string) bool { return slug.Valid(s, MaxSlugLen) && !slices.Contains(ReservedSlugs, s) }
 
 // normalize checks a series' metadata and returns it cleaned up (texts
 // trimmed, empty ones dropped, the slug lowercased).
 func normalize(m SeriesMeta) (SeriesMeta, error) {
-	texts := func(field string, in map[string]string, tooLong func(string) bool, line bool) (map[string]string, error) {
-		out := map[string]string{}
-		for lang, v := range in {
-			if !ValidLanguage(lang) {
-				return nil, inputErr(field, "text_language_invalid")
-			}
-			v = strings.TrimSpace(strings.ReplaceAll(v, "\r\n", "\n"))
-			if !textOK(v) || line && !oneLine(v) {
-				return nil, inputErr(field+"_"+lang, field+"_invalid")
-			}
-			if tooLong(v) {
-				return nil, inputErr(field+"_"+lang, field+"_too_long")
-			}
-			if v != "" {
-				out[lang] = v
-			}
-		}
-		if len(out) == 0 {
-			return nil, inputErr(field, field+"_required")
-		}
-		return out, nil
+	var p *langtext.Problem
+	if m.Title, p = langtext.Clean(m.Title, langtext.Rules{Field: "title", MaxRunes: MaxTitleLen, OneLine: true, Required: true}); p != nil {
+		return SeriesMeta{}, inputErr(p.Field, p.Code)
 	}
-	var err error
-	m.Title, err = texts("title", m.Title, func(v string) bool { return utf8.RuneCountInString(v) > MaxTitleLen }, true)
-	if err != nil {
-		return SeriesMeta{}, err
-	}
-	m.Description, err = texts("description", m.Description, func(v string) bool { return len(v) > MaxDescriptionLen }, false)
-	if err != nil {
-		return SeriesMeta{}, err
+	if m.Description, p = langtext.Clean(m.Description, langtext.Rules{Field: "description", MaxBytes: MaxDescriptionLen, Required: true}); p != nil {
+		return SeriesMeta{}, inputErr(p.Field, p.Code)
 	}
 	m.Slug = strings.ToLower(strings.TrimSpace(m.Slug))
 	m.Author = strings.TrimSpace(m.Author)
@@ -257,7 +203,7 @@ func normalize(m SeriesMeta) (SeriesMeta, error) {
 		return SeriesMeta{}, inputErr("subcategory", "subcategory_invalid")
 	case !ValidAudience(m.Audience):
 		return SeriesMeta{}, inputErr("audience", "audience_invalid")
-	case !oneLine(m.Author):
+	case !langtext.OneLine(m.Author):
 		return SeriesMeta{}, inputErr("author", "author_invalid")
 	case utf8.RuneCountInString(m.Author) > MaxAuthorLen:
 		return SeriesMeta{}, inputErr("author", "author_too_long")
@@ -271,7 +217,7 @@ func normalize(m SeriesMeta) (SeriesMeta, error) {
 
 // validEmail accepts a bare address (no display name) with a dotted domain.
 func validEmail(s string) bool {
-	if len(s) > MaxEmailLen || !oneLine(s) {
+	if len(s) > MaxEmailLen || !langtext.OneLine(s) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -284,98 +230,33 @@ func validEmail(s string) bool {
 
 // validObjectKey accepts a relative object key without dot segments.
 func validObjectKey(k string) bool {
-	if len(k) > MaxImageKeyLen || !oneLine(k) || strings.HasPrefix(k, "/") || strings.Contains(k, " ") {
+	if len(k) > MaxImageKeyLen || !langtext.OneLine(k) || strings.HasPrefix(k, "/") || strings.Contains(k, " ") {
 		return false
 	}
 	return !slices.ContainsFunc(strings.Split(k, "/"), func(seg string) bool { return seg == "" || seg == "." || seg == ".." })
 }
 
-// slugOrder is the order in which titles are tried for a slug: Latin
-// scripts first, Cyrillic is transliterated, Arabic titles give no slug.
-var slugOrder = []string{"en", "de", "tr", "ru", "ar"}
+// slugs makes series' slugs from titles. Arabic-Indic digits part words
+// here, unlike in the catalog's slugs.
+var slugs = slug.Maker{Max: MaxSlugLen}
 
-var cyrillic = map[rune]string{
-	'а': "a", 'б': "b", 'в': "v", 'г': "g", 'д': "d", 'е': "e", 'ё': "e", 'ж': "zh",
-	'з': "z", 'и': "i", 'й': "y", 'к': "k", 'л': "l", 'м': "m", 'н': "n", 'о': "o",
-	'п': "p", 'р': "r", 'с': "s", 'т': "t", 'у': "u", 'ф': "f", 'х': "kh", 'ц': "ts",
-	'ч': "ch", 'ш': "sh", 'щ': "shch", 'ъ': "", 'ы': "y", 'ь': "", 'э': "e", 'ю': "yu",
-	'я': "ya",
-}
-
-var umlauts = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "Ä", "Ae", "Ö", "Oe", "Ü", "Ue")
-
-// slugify turns a title in lang into a slug, or "" when nothing of it can
-// be written in ASCII.
-func slugify(title, lang string) string {
-	title = norm.NFC.String(title)
-	if lang == "de" {
-		title = umlauts.Replace(title)
-	}
-	var b strings.Builder
-	hyphen := false // a hyphen is pending before the next letter
-	emit := func(s string) {
-		if s == "" {
-			return
-		}
-		if hyphen && b.Len() > 0 {
-			b.WriteByte('-')
-		}
-		hyphen = false
-		b.WriteString(s)
-	}
-	for _, r := range title {
-		r = unicode.ToLower(r)
-		if t, ok := cyrillic[r]; ok {
-			emit(t)
-			continue
-		}
-		switch r {
-		case 'ı':
-			r = 'i'
-		case 'ß':
-			emit("ss")
-			continue
-		case '\'', '’': // "don't" → "dont"
-			continue
-		}
-		for _, d := range norm.NFKD.String(string(r)) {
-			switch {
-			case d >= 'a' && d <= 'z' || d >= '0' && d <= '9':
-				emit(string(d))
-			case d >= 'A' && d <= 'Z':
-				emit(string(d + 'a' - 'A'))
-			case unicode.Is(unicode.Mn, d):
-			default:
-				hyphen = true
-			}
-		}
-	}
-	return trimSlug(b.String(), MaxSlugLen)
-}
-
-// trimSlug shortens a slug to at most max bytes, at a hyphen where it can.
-func trimSlug(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	if i := strings.LastIndexByte(s[:max+1], '-'); i > 0 {
-		return s[:i]
-	}
-	return strings.TrimRight(s[:max], "-")
+// withSuffix appends suffix to the slug base, shortening base so that the
+// slug stays within MaxSlugLen.
+func withSuffix(base, suffix string) string {
+	return slug.Trim(base, MaxSlugLen-len(suffix)) + suffix
 }
 
 // deriveSlug makes a slug from the first title that yields one, or from the
 // ID when none does.
 func deriveSlug(title map[string]string, id string) string {
-	for _, l := range slugOrder {
-		if s := slugify(title[l], l); s != "" {
-			if slices.Contains(ReservedSlugs, s) {
-				s += "-podcast"
-			}
-			return s
-		}
+	s := slugs.FromTitles(title)
+	switch {
+	case s == "":
+		return "podcast-" + id
+	case slices.Contains(ReservedSlugs, s):
+		return s + "-podcast"
 	}
-	return "podcast-" + id
+	return s
 }
 
 // claimSlug makes slug point at id, or reports that another series holds
@@ -411,8 +292,7 @@ func (s *Service) claimDerived(ctx context.Context, base, id string) (string, er
 	for n := 1; n <= 20; n++ {
 		slug := base
 		if n > 1 {
-			suffix := "-" + strconv.Itoa(n)
-			slug = trimSlug(base, MaxSlugLen-len(suffix)) + suffix
+			slug = withSuffix(base, "-"+strconv.Itoa(n))
 		}
 		ok, err := s.claimSlug(ctx, slug, id)
 		if err != nil {
@@ -422,8 +302,7 @@ func (s *Service) claimDerived(ctx context.Context, base, id string) (string, er
 			return slug, nil
 		}
 	}
-	suffix := "-" + id
-	slug := trimSlug(base, MaxSlugLen-len(suffix)) + suffix
+	slug := withSuffix(base, "-"+id)
 	ok, err := s.claimSlug(ctx, slug, id)
 	if err != nil {
 		return "", err

@@ -23,9 +23,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // Europe/Berlin also on machines without zoneinfo
-	"unicode"
-	"unicode/utf8"
 
+	"portalo/internal/langtext"
 	"portalo/store/kv"
 )
 
@@ -57,11 +56,12 @@ var Topics = []Topic{TopicMovement, TopicRelaxation, TopicNutrition}
 // ValidTopic reports whether t is one of Topics.
 func ValidTopic(t Topic) bool { return slices.Contains(Topics, t) }
 
-// Languages are the languages a workshop can be held and described in.
-var Languages = []string{"de", "en", "tr", "ru", "ar"}
+// Languages are the languages a workshop can be held and described in:
+// those portalo speaks (langtext.Languages).
+var Languages = langtext.Languages
 
 // ValidLanguage reports whether code is one of Languages.
-func ValidLanguage(code string) bool { return slices.Contains(Languages, code) }
+func ValidLanguage(code string) bool { return langtext.Valid(code) }
 
 // Limits on a workshop.
 const (
@@ -121,20 +121,13 @@ type Workshop struct {
 // TitleIn returns the title in lang, falling back to the language the
 // workshop is held in, then to the default order of Languages; it also
 // returns the language of the text it returns.
-func (w Workshop) TitleIn(lang string) (string, string) { return pick(w.Title, lang, w.Language) }
+func (w Workshop) TitleIn(lang string) (string, string) {
+	return langtext.Pick(w.Title, lang, w.Language)
+}
 
 // DescriptionIn is TitleIn for the description.
 func (w Workshop) DescriptionIn(lang string) (string, string) {
-	return pick(w.Description, lang, w.Language)
-}
-
-func pick(m map[string]string, langs ...string) (string, string) {
-	for _, l := range append(langs, Languages...) {
-		if v := m[l]; v != "" {
-			return v, l
-		}
-	}
-	return "", ""
+	return langtext.Pick(w.Description, lang, w.Language)
 }
 
 // Scheduled reports whether d is a regular date of the weekly recurrence
@@ -221,14 +214,6 @@ func inputErr(field, code string) error { return &InputError{Field: field, Code:
 
 func validDuration(minutes int) bool { return minutes >= MinDuration && minutes <= MaxDuration }
 
-// textOK refuses invalid UTF-8 and control characters other than line
-// breaks and tabs.
-func textOK(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\n' && r != '\t'
-	})
-}
-
 func (s *Service) stamp() time.Time { return s.opt.Now().UTC().Truncate(time.Second) }
 
 func decode(b []byte) (Workshop, error) {
@@ -249,42 +234,12 @@ func randomID(n int) (string, error) {
 // trimmed, empty ones dropped, the default duration filled in). An empty
 // trainer is refused only when requireTrainer is set.
 func (s *Service) normalize(ctx context.Context, w Workshop, requireTrainer bool) (Workshop, error) {
-	texts := func(field string, in map[string]string, max int) (map[string]string, error) {
-		out := map[string]string{}
-		for lang, v := range in {
-			if !ValidLanguage(lang) {
-				return nil, inputErr(field, "text_language_invalid")
-			}
-			v = strings.TrimSpace(strings.ReplaceAll(v, "\r\n", "\n"))
-			if !textOK(v) {
-				return nil, inputErr(field+"_"+lang, field+"_invalid")
-			}
-			if utf8.RuneCountInString(v) > max {
-				return nil, inputErr(field+"_"+lang, field+"_too_long")
-			}
-			if v != "" {
-				out[lang] = v
-			}
-		}
-		return out, nil
+	var p *langtext.Problem
+	if w.Title, p = langtext.Clean(w.Title, langtext.Rules{Field: "title", MaxRunes: MaxTitleLen, OneLine: true, Required: true}); p != nil {
+		return Workshop{}, inputErr(p.Field, p.Code)
 	}
-	var err error
-	if w.Title, err = texts("title", w.Title, MaxTitleLen); err != nil {
-		return Workshop{}, err
-	}
-	for lang, v := range w.Title {
-		if strings.ContainsAny(v, "\n\r\t") {
-			return Workshop{}, inputErr("title_"+lang, "title_invalid")
-		}
-	}
-	if len(w.Title) == 0 {
-		return Workshop{}, inputErr("title", "title_required")
-	}
-	if w.Description, err = texts("description", w.Description, MaxDescriptionLen); err != nil {
-		return Workshop{}, err
-	}
-	if len(w.Description) == 0 {
-		w.Description = nil
+	if w.Description, p = langtext.Clean(w.Description, langtext.Rules{Field: "description", MaxRunes: MaxDescriptionLen}); p != nil {
+		return Workshop{}, inputErr(p.Field, p.Code)
 	}
 	switch {
 	case !ValidTopic(w.Topic):
