@@ -1055,7 +1055,7 @@ func TestUpNegotiation(t *testing.T) {
 	answer := pub.up.RemoteDescription().SDP
 	for _, want := range []string{
 		"usedtx=1",                // Opus DTX
-		"maxaveragebitrate=64000", // at most 64 kbit/s of audio
+		"maxaveragebitrate=32000", // at most 64 kbit/s of audio on the wire
 		"rtx/90000",               // retransmissions on RTX
 		"apt=96",                  // ... for VP8
 		"a=simulcast:recv q;h;f",  // three layers accepted
@@ -1095,7 +1095,7 @@ func TestWithOpusParams(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"adds what is missing",
 			"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n",
-			"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=64000\r\n"},
+			"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=32000\r\n"},
 		{"keeps the publisher's own choice",
 			"a=rtpmap:109 OPUS/48000/2\r\na=fmtp:109 usedtx=0;maxaveragebitrate=32000\r\n",
 			"a=rtpmap:109 OPUS/48000/2\r\na=fmtp:109 usedtx=0;maxaveragebitrate=32000;minptime=10;useinbandfec=1\r\n"},

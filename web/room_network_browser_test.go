@@ -373,7 +373,7 @@ func TestBrowserRoomNegotiatedCodecs(t *testing.T) {
 			})
 			t.Run("Opus DTX", func(t *testing.T) {
 				fmtp := eval[string](trainer, "negotiated Opus", `window.portaloRoom.pcs.up.getTransceivers().filter(tr => tr.sender.track && tr.sender.track.kind === 'audio').flatMap(tr => tr.sender.getParameters().codecs).filter(c => c.mimeType === 'audio/opus').map(c => c.sdpFmtpLine || '').join(' ')`)
-				for _, want := range []string{"usedtx=1", "maxaveragebitrate=64000"} {
+				for _, want := range []string{"usedtx=1", "maxaveragebitrate=32000"} {
 					if !strings.Contains(fmtp, want) {
 						t.Errorf("the trainer's Opus is negotiated with %q: no %s", fmtp, want)
 					}
