@@ -97,6 +97,11 @@ type Course struct {
 	Cancelled bool      `json:"cancelled,omitempty"`
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
+	// Revision counts the changes of the course's definition: every
+	// Update and Cancel adds one (sign-ups do not). It is the SEQUENCE of
+	// the calendar entries (ICS), without which calendar apps ignore a
+	// change. Courses stored before it existed load as 0.
+	Revision int `json:"revision,omitempty"`
 }
 
 // TitleIn returns the title in lang, falling back to the language the
@@ -458,6 +463,7 @@ func (s *Service) Update(ctx context.Context, id string, m CourseMeta) (Course, 
 		}
 		r.CourseMeta = m
 		r.Updated = now
+		r.Revision++
 		r.fill(now)
 		return nil
 	})
@@ -513,6 +519,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (Course, error) {
 		}
 		r.Cancelled = true
 		r.Updated = now
+		r.Revision++
 		return nil
 	})
 	return r.Course, err

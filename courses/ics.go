@@ -2,6 +2,7 @@ package courses
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -14,7 +15,9 @@ import (
 // lang where the course has them (see TitleIn), LOCATION is the address or
 // "Online", URL is courseURL (the course's page). The online URL is never
 // included: it is only for booked people. DTSTAMP is the course's last
-// change, so the output depends only on its inputs.
+// change, so the output depends only on its inputs; SEQUENCE is its
+// Revision, so that calendar apps take an update or a cancellation over
+// the entry they have.
 func ICS(c Course, lang, courseURL string) []byte {
 	prodLang := lang
 	if !ValidLanguage(prodLang) {
@@ -54,6 +57,7 @@ func ICS(c Course, lang, courseURL string) []byte {
 		w.Line("BEGIN:VEVENT")
 		w.Line(fmt.Sprintf("UID:course-%s-%d@portalo", ical.EscapeText(c.ID), i+1))
 		w.Line("DTSTAMP:" + ical.UTC(c.Updated))
+		w.Line("SEQUENCE:" + strconv.Itoa(max(c.Revision, 0)))
 		w.Line("DTSTART:" + ical.UTC(s.Start))
 		w.Line("DTEND:" + ical.UTC(s.End))
 		w.Line("SUMMARY" + langParam(titleLang) + ":" + ical.EscapeText(summary))

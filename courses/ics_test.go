@@ -2,15 +2,20 @@ package courses
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	ical "github.com/emersion/go-ical"
+
+	"portalo/internal/storetest"
+	"portalo/store/kv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -86,8 +91,9 @@ func icsCourse() Course {
 			Trainer:  trainer,
 			Language: "de",
 		},
-		Created: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC),
-		Updated: time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC),
+		Created:  time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC),
+		Updated:  time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC),
+		Revision: 2,
 	}
 }
 
@@ -115,6 +121,7 @@ func TestICS(t *testing.T) {
 			ical.PropDateTimeStart: c.Sessions[i].Start.Format("20060102T150405Z"),
 			ical.PropDateTimeEnd:   c.Sessions[i].End.Format("20060102T150405Z"),
 			ical.PropDateTimeStamp: "20260302T103000Z",
+			ical.PropSequence:      "2",
 			ical.PropURL:           "https://portalo.example/courses/abc123",
 			ical.PropStatus:        "CONFIRMED",
 		} {
@@ -278,4 +285,97 @@ func TestICSGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sequences returns the SEQUENCE of every event of the course's calendar.
+func sequences(t *testing.T, c Course) []string {
+	t.Helper()
+	b := ICS(c, "de", "https://portalo.example/courses/"+c.ID)
+	checkLines(t, b)
+	var out []string
+	for _, e := range parseICS(t, b).Events() {
+		p := e.Props.Get(ical.PropSequence)
+		if p == nil {
+			t.Fatalf("event without SEQUENCE:\n%s", b)
+		}
+		out = append(out, p.Value)
+	}
+	return out
+}
+
+// TestICSSequence: every change of a course's definition (Update, Cancel)
+// raises the SEQUENCE of its calendar entries, so that calendar apps take
+// it over; what changes nothing (a sign-up, a refused update, cancelling
+// again) leaves it.
+func TestICSSequence(t *testing.T) {
+	storetest.KV(t, func(t *testing.T, store kv.Store) {
+		ctx := context.Background()
+		c := &clock{t0}
+		s := newService(store, c)
+		a, err := s.Create(ctx, sample(t, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A course as stored before the revision existed has none.
+		raw, err := store.Get(ctx, courseKey(a.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte(`"revision"`)) {
+			t.Fatalf("a new course stores a revision: %s", raw)
+		}
+		steps := []struct {
+			name string
+			do   func() (Course, error)
+			want int
+		}{
+			{"created", func() (Course, error) { return s.Get(ctx, a.ID) }, 0},
+			{"moved by an hour", func() (Course, error) {
+				m := sample(t, 1)
+				for i := range m.Sessions {
+					m.Sessions[i].Start = m.Sessions[i].Start.Add(time.Hour)
+					m.Sessions[i].End = m.Sessions[i].End.Add(time.Hour)
+				}
+				return s.Update(ctx, a.ID, m)
+			}, 1},
+			{"a sign-up", func() (Course, error) {
+				if _, err := s.SignUp(ctx, a.ID, "p1"); err != nil {
+					return Course{}, err
+				}
+				return s.Get(ctx, a.ID)
+			}, 1},
+			{"a refused update", func() (Course, error) {
+				if _, err := s.Update(ctx, a.ID, sample(t, 0)); err == nil {
+					t.Error("an update with 0 seats was taken")
+				}
+				return s.Get(ctx, a.ID)
+			}, 1},
+			{"renamed", func() (Course, error) {
+				m := sample(t, 2)
+				m.Title = map[string]string{"de": "Gesundheit im Jobcenter (neu)"}
+				return s.Update(ctx, a.ID, m)
+			}, 2},
+			{"cancelled", func() (Course, error) { return s.Cancel(ctx, a.ID) }, 3},
+			{"cancelled again", func() (Course, error) { return s.Cancel(ctx, a.ID) }, 3},
+		}
+		for _, st := range steps {
+			c.now = c.now.Add(time.Minute)
+			got, err := st.do()
+			if err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			stored, err := s.Get(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Revision != st.want || stored.Revision != st.want {
+				t.Fatalf("%s: revision %d (stored %d), want %d", st.name, got.Revision, stored.Revision, st.want)
+			}
+			for i, seq := range sequences(t, stored) {
+				if seq != strconv.Itoa(st.want) {
+					t.Errorf("%s: event %d SEQUENCE %s, want %d", st.name, i, seq, st.want)
+				}
+			}
+		}
+	})
 }

@@ -193,6 +193,10 @@ func (s *Server) apiSetRoles(c *gin.Context) {
 		return
 	}
 	a, err := s.cfg.Accounts.SetRoles(c.Request.Context(), c.Param("id"), req.Roles)
+	if err == nil {
+		// Without the multiplier role the private feed token goes.
+		err = s.revokeFeedOfFormer(c.Request.Context(), a)
+	}
 	if err != nil {
 		s.apiError(c, err)
 		return

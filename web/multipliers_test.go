@@ -720,3 +720,26 @@ func TestCourseSignUpRaceHTTP(t *testing.T) {
 		}
 	})
 }
+
+// TestMultipliersPodcastFeedLink: the professionals' podcast page points
+// approved multipliers to their private feed, and tells editors who are
+// not multipliers (and cannot have one) so instead.
+func TestMultipliersPodcastFeedLink(t *testing.T) {
+	areaStores(t, func(t *testing.T, h *areaHarness) {
+		_, editor := h.member(t, "Edda", accounts.RoleEditor)
+		_, multiplier := h.member(t, "Malte", accounts.RoleMultiplier)
+		for _, tc := range []struct {
+			name   string
+			cookie *http.Cookie
+			link   bool
+		}{{"multiplier", multiplier, true}, {"editor", editor, false}} {
+			w := h.do(t, "GET", "/multipliers/podcast", nil, map[string]string{"Accept-Language": "en"}, cookieList(tc.cookie)...)
+			body := w.Body.String()
+			shown := strings.Contains(body, `href="/account#podcast-feed"`)
+			told := strings.Contains(body, "Only approved professionals can have a private feed address.")
+			if w.Code != 200 || shown != tc.link || told == tc.link {
+				t.Errorf("%s: %d, link to the private feed shown %v, told it is for multipliers %v; want the link: %v", tc.name, w.Code, shown, told, tc.link)
+			}
+		}
+	})
+}

@@ -183,6 +183,7 @@ var roleLabels = map[accounts.Role]string{
 }
 
 func (s *Server) accountPage(c *gin.Context) {
+	s.takeFreshFeedToken(c)
 	s.renderAccount(c, http.StatusOK, s.newPage(c, "AccountTitle"))
 }
 
@@ -198,8 +199,9 @@ func (s *Server) renderAccount(c *gin.Context, status int, p *page) {
 		d.Roles = append(d.Roles, roleLabels[r])
 	}
 	if d.PodcastFeed, err = s.podcastFeedSection(c, a); err != nil {
-		s.failWith(c, err)
-		return
+		// The rest of the page still works: show it without the section.
+		s.cfg.Logger.Error("account page: reading the private podcast feed", "err", err)
+		d.PodcastFeed = nil
 	}
 	p.Data = d
 	s.render(c, status, "account", p)
@@ -340,7 +342,11 @@ func (s *Server) adminApprove(c *gin.Context) {
 }
 
 func (s *Server) adminDecline(c *gin.Context) {
-	if _, err := s.cfg.Accounts.DeclineMultiplier(c.Request.Context(), c.Param("id")); err != nil {
+	a, err := s.cfg.Accounts.DeclineMultiplier(c.Request.Context(), c.Param("id"))
+	if err == nil {
+		err = s.revokeFeedOfFormer(c.Request.Context(), a)
+	}
+	if err != nil {
 		s.failWith(c, err)
 		return
 	}
@@ -357,7 +363,13 @@ func (s *Server) adminRoles(c *gin.Context) {
 			roles = append(roles, accounts.Role(r))
 		}
 	}
-	if _, err := s.cfg.Accounts.SetRoles(c.Request.Context(), c.Param("id"), roles); err != nil {
+	// Without the multiplier role the private feed token is revoked: a
+	// failure there is reported, and saving again retries it.
+	a, err := s.cfg.Accounts.SetRoles(c.Request.Context(), c.Param("id"), roles)
+	if err == nil {
+		err = s.revokeFeedOfFormer(c.Request.Context(), a)
+	}
+	if err != nil {
 		s.failWith(c, err)
 		return
 	}

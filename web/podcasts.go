@@ -96,7 +96,10 @@ func (s *Server) podcastRoutes(e *gin.Engine) error {
 		s.pages[name] = t
 	}
 
+	// The pages answer HEAD too (link checkers, podcast directories);
+	// net/http leaves the body out.
 	e.GET("/podcasts", p.listPage)
+	e.HEAD("/podcasts", p.listPage)
 
 	manage := e.Group("/podcasts/manage", s.requireLogin, p.requireEditor)
 	manage.GET("", p.managePage)
@@ -120,6 +123,7 @@ func (s *Server) podcastRoutes(e *gin.Engine) error {
 	priv.HEAD("/:episode/:file", p.privateFile)
 
 	e.GET("/podcasts/:series", p.seriesPage)
+	e.HEAD("/podcasts/:series", p.seriesPage)
 	e.GET("/podcasts/:series/feed.xml", p.publicFeed)
 	e.HEAD("/podcasts/:series/feed.xml", p.publicFeed)
 	e.GET("/podcasts/:series/cover.jpg", p.cover)
@@ -127,6 +131,7 @@ func (s *Server) podcastRoutes(e *gin.Engine) error {
 	e.GET("/podcasts/:series/cover.png", p.cover)
 	e.HEAD("/podcasts/:series/cover.png", p.cover)
 	e.GET("/podcasts/:series/:episode", p.episodePage)
+	e.HEAD("/podcasts/:series/:episode", p.episodePage)
 	e.GET("/podcasts/:series/:episode/:file", p.file)
 	e.HEAD("/podcasts/:series/:episode/:file", p.file)
 
@@ -443,10 +448,11 @@ type podcastSeriesData struct {
 	// FeedURL is the public feed's absolute URL (public series only).
 	FeedURL string
 	// Private is a series for multipliers: its feed is on the account
-	// page.
-	Private bool
-	CanEdit bool
-	ID      string
+	// page of an approved multiplier (OwnFeed); editors and admins who
+	// are none cannot have one.
+	Private, OwnFeed bool
+	CanEdit          bool
+	ID               string
 }
 
 // forbidden answers a series for multipliers to someone who is none:
@@ -473,7 +479,7 @@ func (p *podcastSite) seriesPage(c *gin.Context) {
 		p.failPodcast(c, err)
 		return
 	}
-	d := podcastSeriesData{seriesCard: p.newSeriesCard(l, sr), Private: sr.Audience != podcasts.AudiencePublic, CanEdit: v.Editor, ID: sr.ID}
+	d := podcastSeriesData{seriesCard: p.newSeriesCard(l, sr), Private: sr.Audience != podcasts.AudiencePublic, OwnFeed: v.Multiplier, CanEdit: v.Editor, ID: sr.ID}
 	for _, it := range eps {
 		d.Episodes = append(d.Episodes, newEpisodeRow(l, sr, it))
 	}

@@ -4,16 +4,24 @@ package web
 // creates, renews and revokes the address of their private feed of the
 // professionals' podcast.
 //
-// Only the token's hash is stored, so its address can be shown once: in
-// the answer to the POST that made it (the account page rendered directly,
-// "no-store", never a redirect, so that the token is in no URL of
-// portalo's own pages, no cookie and no log). Afterwards the page says
-// when the address was made and offers to renew it.
+// Only the token's hash is stored, so its address can be shown once. The
+// POST that makes it answers with a redirect (303) to GET /account, so
+// that reloading the page never issues another token; the new token
+// travels to that one GET in a short-lived cookie (freshFeedCookie:
+// HttpOnly, SameSite=Strict, Path=/account, five minutes), which the GET
+// reads and clears in the same answer (Cache-Control: no-store). The
+// token is in no URL of portalo's own pages and no log. Afterwards the
+// page says when the address was made and offers to renew it.
+//
+// Taking the multiplier role away revokes the token (revokeFeedOfFormer),
+// so that a later approval does not bring an old address back to life.
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,6 +32,52 @@ import (
 // ctxFreshFeedToken holds, for the page rendered right after it was made,
 // the new private feed token.
 const ctxFreshFeedToken = "portalo.podcastFeedToken"
+
+// freshFeedCookie carries a newly issued private feed token from the POST
+// that made it to the one GET /account that shows it; freshFeedPath and
+// freshFeedAge are its path and lifetime.
+const (
+	freshFeedCookie = "portalo_feed"
+	freshFeedPath   = "/account"
+	freshFeedAge    = 5 * time.Minute
+)
+
+// setFreshFeedCookie hands token to the next GET /account.
+func (s *Server) setFreshFeedCookie(c *gin.Context, token string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name:     freshFeedCookie,
+		Value:    token,
+		Path:     freshFeedPath,
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   s.secure(c.Request),
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// takeFreshFeedToken reads the token a POST just issued, if any, for this
+// page only (ctxFreshFeedToken) and clears its cookie in the answer, so
+// that the next load of the page no longer shows it.
+func (s *Server) takeFreshFeedToken(c *gin.Context) {
+	ck, err := c.Request.Cookie(freshFeedCookie)
+	if err != nil {
+		return
+	}
+	s.setFreshFeedCookie(c, "", -1)
+	if ck.Value != "" {
+		c.Set(ctxFreshFeedToken, ck.Value)
+	}
+}
+
+// revokeFeedOfFormer revokes the private feed token of a, once an admin's
+// change left it without the multiplier role; the token would otherwise
+// only be refused until the role comes back.
+func (s *Server) revokeFeedOfFormer(ctx context.Context, a accounts.Account) error {
+	if s.cfg.Podcasts == nil || a.Has(accounts.RoleMultiplier) {
+		return nil
+	}
+	return s.cfg.Podcasts.RevokeFeedToken(ctx, a.ID)
+}
 
 // privateFeedURL is the private feed address of one series.
 type privateFeedURL struct {
@@ -64,8 +118,11 @@ func (s *Server) podcastFeedSection(c *gin.Context, a *accounts.Account) (*podca
 		return nil, err
 	}
 	v.NoSeries = len(series) == 0
-	token, _ := c.Get(ctxFreshFeedToken)
-	if tok, ok := token.(string); ok && tok != "" {
+	tok, err := s.freshFeedToken(ctx, c, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if tok != "" {
 		origin := s.baseURL(c.Request)
 		for i, sr := range series {
 			u := privateFeedURL{Title: seriesTitle(l, sr), URL: origin + seriesBase(sr, tok) + "/feed.xml",
@@ -80,6 +137,22 @@ func (s *Server) podcastFeedSection(c *gin.Context, a *accounts.Account) (*podca
 		}
 	}
 	return v, nil
+}
+
+// freshFeedToken returns the token issued just before this page
+// (ctxFreshFeedToken) if it is the account's current one: not one renewed
+// or revoked since (in another tab), nor one in a cookie someone else set.
+func (s *Server) freshFeedToken(ctx context.Context, c *gin.Context, accountID string) (string, error) {
+	v, _ := c.Get(ctxFreshFeedToken)
+	tok, _ := v.(string)
+	if tok == "" {
+		return "", nil
+	}
+	owner, err := s.cfg.Podcasts.FeedTokenAccount(ctx, tok)
+	if errors.Is(err, podcasts.ErrNotFound) || (err == nil && owner != accountID) {
+		return "", nil
+	}
+	return tok, err
 }
 
 // privateSeriesList returns the series for multipliers.
@@ -98,7 +171,8 @@ func privateSeriesList(ctx context.Context, ps Podcasts) ([]podcasts.Series, err
 }
 
 // issueFeed makes a new private feed token (the first, or one replacing
-// the old, which stops working at once) and shows its address once.
+// the old, which stops working at once) and sends the person to the
+// account page, which shows its address once.
 func (p *podcastSite) issueFeed(c *gin.Context) {
 	if !p.s.parseForm(c) {
 		return
@@ -118,13 +192,14 @@ func (p *podcastSite) issueFeed(c *gin.Context) {
 		p.s.failWith(c, err)
 		return
 	}
-	c.Set(ctxFreshFeedToken, token)
-	pg := p.s.newPage(c, "AccountTitle")
-	pg.Flash = pg.L.T("PodcastFeedCreated")
+	// Post/Redirect/Get: the token goes to the one GET that shows it in
+	// a cookie, never in the URL.
+	p.s.setFreshFeedCookie(c, token, int(freshFeedAge.Seconds()))
+	flash := "FlashPodcastFeedCreated"
 	if had {
-		pg.Flash = pg.L.T("PodcastFeedRenewed")
+		flash = "FlashPodcastFeedRenewed"
 	}
-	p.s.renderAccount(c, http.StatusOK, pg)
+	p.s.flashAndRedirect(c, flash, "/account#podcast-feed")
 }
 
 // revokeFeed makes the private feed address stop working.

@@ -349,23 +349,10 @@ func TestPodcastPrivateFeedLifecycle(t *testing.T) {
 			t.Fatalf("no create button:\n%s", mainOf(page))
 		}
 
+		b := newBrowserSession(t, ts, cookie)
 		create := func() (string, string) {
 			t.Helper()
-			r, page := postForm(t, ts.URL+"/account/podcast-feed", cookie, nil)
-			m := privateURL.FindStringSubmatch(page)
-			if r.StatusCode != 200 || m == nil || !strings.Contains(page, `id="copy-feed-url"`) {
-				t.Fatalf("create: %d\n%s", r.StatusCode, mainOf(page))
-			}
-			if r.Header.Get("Cache-Control") != "no-store" {
-				t.Errorf("the page with the token is cached: %q", r.Header.Get("Cache-Control"))
-			}
-			u := m[1]
-			tok := strings.TrimPrefix(u, ts.URL+"/podcasts/private/")
-			tok, _, _ = strings.Cut(tok, "/")
-			if len(tok) < 40 || u != ts.URL+"/podcasts/private/"+tok+"/fachlich/feed.xml" {
-				t.Fatalf("feed URL %q", u)
-			}
-			return u, tok
+			return b.issueFeed(t)
 		}
 		feedURL, token := create()
 		resp, body := get(t, "GET", feedURL, nil)
@@ -549,7 +536,10 @@ func TestPodcastAccess(t *testing.T) {
 		h.addEpisode(t, episodeSpec{slug: "schlaf", series: pub, audience: catalog.AudiencePublic, size: 1000, duration: time.Minute})
 		h.addEpisode(t, episodeSpec{slug: "entwurf", series: pub, audience: catalog.AudiencePublic, size: 1000, duration: time.Minute, draft: true})
 		h.addEpisode(t, episodeSpec{slug: "fach-1", series: pro, audience: catalog.AudiencePublic, size: 1000, duration: time.Minute})
-		for _, v := range h.visitors(t) {
+		// As in multipliers_test.go: a trainer who is no multiplier is
+		// refused like a participant.
+		_, trainer := h.member(t, "Tina", accounts.RoleTrainer)
+		for _, v := range append(h.visitors(t), roleCase{"trainer", trainer}) {
 			t.Run(v.name, func(t *testing.T) {
 				c := cookies(v.cookie)
 				allowed := v.name == "multiplier" || v.name == "editor" || v.name == "admin"
@@ -581,7 +571,15 @@ func TestPodcastAccess(t *testing.T) {
 					check("/podcasts/fragt-nach/entwurf/entwurf-de.m4a", 404)
 				}
 				if allowed {
-					check("/podcasts/fachlich", 200, "/podcasts/fachlich/fach-1", "/account")
+					page := check("/podcasts/fachlich", 200, "/podcasts/fachlich/fach-1")
+					// The private feed is for approved multipliers only:
+					// editors and admins get no link to make one.
+					if got := strings.Contains(mainOf(page), `href="/account#podcast-feed-h"`); got != (v.name == "multiplier") {
+						t.Errorf("link to the private feed on the account page: %v", got)
+					}
+					if got := strings.Contains(page, `id="private-feed-multipliers-only"`); got != editor {
+						t.Errorf("note that the private feed is for multipliers: %v", got)
+					}
 					check("/podcasts/fachlich/fach-1", 200, "fach-1-de.m4a")
 					check("/podcasts/fachlich/fach-1/fach-1-de.m4a", 200)
 				} else {
@@ -770,20 +768,27 @@ func TestPodcastPagesInEveryLanguage(t *testing.T) {
 					method, path string
 					who          *http.Cookie
 					status       int
+					// carry sends the cookies the answer before set (the
+					// redirect after creating the private feed).
+					carry bool
 				}{
-					{"GET", "/podcasts", nil, 200},
-					{"GET", "/podcasts/fragt-nach", nil, 200},
-					{"GET", "/podcasts/fragt-nach/schlaf", nil, 200},
-					{"GET", "/podcasts/fachlich", participant, 403},
-					{"GET", "/podcasts/fachlich", nil, 403},
-					{"GET", "/podcasts/gibt-es-nicht", nil, 404},
-					{"GET", "/podcasts/manage", editor, 200},
-					{"GET", "/podcasts/manage/new", editor, 200},
-					{"GET", "/podcasts/manage/" + pub.ID, editor, 200},
-					{"GET", "/account", multiplier, 200},
-					{"POST", "/account/podcast-feed", multiplier, 200},
-					{"GET", "/account", multiplier, 200},
+					{"GET", "/podcasts", nil, 200, false},
+					{"GET", "/podcasts/fragt-nach", nil, 200, false},
+					{"GET", "/podcasts/fragt-nach/schlaf", nil, 200, false},
+					{"GET", "/podcasts/fachlich", participant, 403, false},
+					{"GET", "/podcasts/fachlich", multiplier, 200, false},
+					{"GET", "/podcasts/fachlich", editor, 200, false},
+					{"GET", "/podcasts/fachlich", nil, 403, false},
+					{"GET", "/podcasts/gibt-es-nicht", nil, 404, false},
+					{"GET", "/podcasts/manage", editor, 200, false},
+					{"GET", "/podcasts/manage/new", editor, 200, false},
+					{"GET", "/podcasts/manage/" + pub.ID, editor, 200, false},
+					{"GET", "/account", multiplier, 200, false},
+					{"POST", "/account/podcast-feed", multiplier, http.StatusSeeOther, false},
+					{"GET", "/account", multiplier, 200, true},
+					{"GET", "/account", multiplier, 200, false},
 				}
+				var carried []*http.Cookie
 				for _, pg := range pages {
 					var body io.Reader
 					var hdr map[string]string
@@ -794,10 +799,20 @@ func TestPodcastPagesInEveryLanguage(t *testing.T) {
 					if pg.who != nil {
 						cs = append(cs, pg.who)
 					}
+					if pg.carry {
+						cs = append(cs, carried...)
+					}
 					w := h.do(t, pg.method, pg.path, body, hdr, cs...)
+					carried = w.Result().Cookies()
 					page := w.Body.String()
 					if w.Code != pg.status {
 						t.Fatalf("%s %s: %d, want %d\n%s", pg.method, pg.path, w.Code, pg.status, mainOf(page))
+					}
+					if pg.carry && !strings.Contains(page, `id="copy-feed-url"`) {
+						t.Errorf("%s %s: the new feed address is not shown", pg.method, pg.path)
+					}
+					if pg.status == http.StatusSeeOther {
+						continue
 					}
 					if m := htmlLang.FindStringSubmatch(page); m == nil || m[1] != lang.Code || m[2] != lang.Dir {
 						t.Errorf("%s: html lang %v", pg.path, m)
@@ -860,4 +875,68 @@ func TestParseVTT(t *testing.T) {
 			t.Errorf("case %d: %q, want %q", i, got, c.want)
 		}
 	}
+}
+
+// TestPodcastPagesHead: the pages answer HEAD as they answer GET, without
+// a body (link checkers, podcast directories probing the pages).
+func TestPodcastPagesHead(t *testing.T) {
+	podcastStores(t, func(t *testing.T, h *podcastHarness) {
+		pub := h.series(t, "fragt-nach", podcasts.AudiencePublic)
+		pro := h.series(t, "fachlich", podcasts.AudienceMultipliers)
+		h.addEpisode(t, episodeSpec{slug: "schlaf", series: pub, audience: catalog.AudiencePublic, size: 1000, duration: time.Minute})
+		h.addEpisode(t, episodeSpec{slug: "fach-1", series: pro, audience: catalog.AudiencePublic, size: 1000, duration: time.Minute})
+		_, multiplier := h.member(t, "Malte", accounts.RoleMultiplier)
+		ts := httptest.NewServer(h.srv)
+		defer ts.Close()
+		cases := []struct {
+			path   string
+			who    *http.Cookie
+			status int
+		}{
+			{"/podcasts", nil, 200},
+			{"/podcasts/fragt-nach", nil, 200},
+			{"/podcasts/fragt-nach/schlaf", nil, 200},
+			{"/podcasts/fachlich", multiplier, 200},
+			{"/podcasts/fachlich/fach-1", multiplier, 200},
+			{"/podcasts/fachlich", nil, 403},
+			{"/podcasts/fachlich/fach-1", nil, 403},
+			{"/podcasts/gibt-es-nicht", nil, 404},
+			{"/podcasts/fragt-nach/gibt-es-nicht", nil, 404},
+		}
+		for _, tc := range cases {
+			req, err := http.NewRequest("HEAD", ts.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.who != nil {
+				req.AddCookie(tc.who)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || len(body) != 0 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+				t.Errorf("HEAD %s: %d, %d bytes, %q; want %d without a body", tc.path, resp.StatusCode, len(body), resp.Header.Get("Content-Type"), tc.status)
+			}
+			// GET answers the same, with the page.
+			g, err := http.NewRequest("GET", ts.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.who != nil {
+				g.AddCookie(tc.who)
+			}
+			gr, err := http.DefaultClient.Do(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(gr.Body)
+			gr.Body.Close()
+			if gr.StatusCode != tc.status || !strings.Contains(string(page), "<main") {
+				t.Errorf("GET %s: %d", tc.path, gr.StatusCode)
+			}
+		}
+	})
 }
