@@ -270,7 +270,7 @@ func (c *conn) handle(m inbound) {
 	case "hand":
 		c.room.raiseHand(p, m.Raised)
 	case "audioOnly":
-		if peer := c.room.peerOf(p); peer != nil {
+		if peer := c.room.setAudioOnly(p, m.Enabled); peer != nil {
 			peer.SetAudioOnly(m.Enabled)
 		}
 	case "restartIce":

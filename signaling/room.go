@@ -167,8 +167,28 @@ func (r *room) join(c *conn, m inbound) error {
 	r.mu.Unlock()
 	if stale {
 		peer.Close()
+		return nil
 	}
-	return nil
+	// A moderator may have granted or revoked rights, or the participant
+	// chosen audio only, while the SFU took the peer (and found no peer to
+	// tell): bring it up to date, until what it has is what the room says.
+	applied, appliedAudioOnly := rights, audioOnly
+	for {
+		r.mu.Lock()
+		now, nowAudioOnly, current := media.Rights{Audio: p.pub.Audio, Video: p.pub.Video}, p.audioOnly, p.peer == peer
+		r.mu.Unlock()
+		if !current || now == applied && nowAudioOnly == appliedAudioOnly {
+			return nil
+		}
+		if now != applied {
+			peer.SetRights(now)
+			applied = now
+		}
+		if nowAudioOnly != appliedAudioOnly {
+			peer.SetAudioOnly(nowAudioOnly)
+			appliedAudioOnly = nowAudioOnly
+		}
+	}
 }
 
 // disconnected handles the end of a participant's connection: a planned
@@ -234,6 +254,16 @@ func (r *room) setSpeaking(p *participant, on bool) {
 	}
 	p.pub.Speaking = on
 	r.announceLocked(p)
+}
+
+// setAudioOnly records a participant's audio-only choice (a resume and a
+// peer still joining the SFU take it from here) and returns the peer to
+// tell, if there is one yet.
+func (r *room) setAudioOnly(p *participant, on bool) MediaPeer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.audioOnly = on
+	return p.peer
 }
 
 func (r *room) peerOf(p *participant) MediaPeer {

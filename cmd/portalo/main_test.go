@@ -407,4 +407,24 @@ func TestFirstStartHasDemoMediathek(t *testing.T) {
 	if !strings.Contains(string(out), "video") || !strings.Contains(string(out), "audio") {
 		t.Errorf("ffprobe found no video and audio renditions in the demo video:\n%s", out)
 	}
+	// The demo episode is in the demo series, whose feed offers it.
+	var feed string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		resp, err := http.Get(p.url + "/podcasts/portalo-fragt-nach/feed.xml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		feed = string(body)
+		if resp.StatusCode == http.StatusOK && strings.Contains(feed, "<enclosure ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo podcast feed: %s\n%s", resp.Status, feed)
+		}
+	}
+	if !strings.Contains(feed, "podcast-gut-schlafen-folge-1") || !strings.Contains(feed, "<itunes:season>1</itunes:season>") {
+		t.Errorf("the demo feed lacks the demo episode:\n%s", feed)
+	}
 }
