@@ -80,10 +80,10 @@ type Feed struct {
 	// SelfURL is the feed's own URL (atom:link rel="self"), for a private
 	// feed including its token.
 	SelfURL string
-	// GUIDURL is the URL podcast:guid is computed from; empty means
-	// SelfURL. A private feed gives the public form of its URL here, so
-	// that every subscriber's feed names the same podcast and no token
-	// can be derived from it.
+	// GUIDURL is the URL podcast:guid is computed from when the series
+	// has no FeedGUID yet; empty means SelfURL. A private feed gives the
+	// public form of its URL here, so that every subscriber's feed names
+	// the same podcast and no token can be derived from it.
 	GUIDURL string
 	// SiteURL is the series' page (the channel's <link>).
 	SiteURL string
@@ -294,7 +294,7 @@ func RenderFeed(f Feed) ([]byte, error) {
 		Link:        f.SiteURL,
 		Description: desc,
 		Language:    sr.Language,
-		GUID:        FeedGUID(guidURL),
+		GUID:        cmp.Or(sr.FeedGUID, FeedGUID(guidURL)),
 		Locked:      lockedXML{Owner: sr.OwnerEmail, Value: yesNo(sr.Locked)},
 		Author:      strings.TrimSpace(sr.Author),
 		ITunesImage: hrefXML{Href: f.ImageURL},

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"portalo/internal/langtext"
 	"portalo/internal/slug"
 	"portalo/store/kv"
@@ -93,8 +95,12 @@ type SeriesMeta struct {
 type Series struct {
 	ID string `json:"id"`
 	SeriesMeta
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	// FeedGUID is the series' podcast:guid once a feed has been made
+	// (KeepFeedGUID): kept for good, so that a new slug or host name does
+	// not make the podcast a new one for the apps and directories.
+	FeedGUID string    `json:"feed_guid,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
 }
 
 // TitleIn returns the title in lang, falling back to the series' language,
@@ -427,6 +433,41 @@ func (s *Service) UpdateSeries(ctx context.Context, id string, m SeriesMeta) (Se
 		}
 	}
 	return out, nil
+}
+
+// KeepFeedGUID gives the series id the podcast:guid guid unless it has
+// one already, and returns the one it has: the first feed made fixes it.
+func (s *Service) KeepFeedGUID(ctx context.Context, id, guid string) (string, error) {
+	if !validID(id) {
+		return "", ErrNotFound
+	}
+	if _, err := uuid.Parse(guid); err != nil {
+		return "", fmt.Errorf("podcasts: %q is not a UUID", guid)
+	}
+	var kept string
+	err := s.store.Update(ctx, seriesKey(id), func(b []byte, found bool) ([]byte, time.Duration, error) {
+		if !found {
+			return nil, 0, ErrNotFound
+		}
+		var sr Series
+		if err := json.Unmarshal(b, &sr); err != nil {
+			return nil, 0, fmt.Errorf("podcasts: decoding series %s: %w", id, err)
+		}
+		if sr.FeedGUID != "" {
+			kept = sr.FeedGUID
+			return b, 0, nil
+		}
+		sr.FeedGUID, kept = guid, guid
+		nb, err := json.Marshal(sr)
+		return nb, 0, err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("podcasts: keeping the feed GUID of %s: %w", id, err)
+	}
+	return kept, nil
 }
 
 // GetSeries returns the series with id, or ErrNotFound.

@@ -385,3 +385,42 @@ func TestCategories(t *testing.T) {
 		t.Errorf("Value = %q", got)
 	}
 }
+
+// TestKeepFeedGUID: the first GUID given is kept for good, through a new
+// slug too; a feed renders the kept one whatever URL it is made for.
+func TestKeepFeedGUID(t *testing.T) {
+	storetest.KV(t, func(t *testing.T, store kv.Store) {
+		ctx := context.Background()
+		s := newService(store)
+		sr, err := s.CreateSeries(ctx, sampleMeta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, second := FeedGUID("https://a.example/podcasts/x/feed.xml"), FeedGUID("https://b.example/podcasts/y/feed.xml")
+		for _, give := range []string{first, second} {
+			if got, err := s.KeepFeedGUID(ctx, sr.ID, give); err != nil || got != first {
+				t.Fatalf("KeepFeedGUID(%s) = %q, %v; want the first, %s", give, got, err, first)
+			}
+		}
+		m := sr.SeriesMeta
+		m.Slug = "ganz-neu"
+		if _, err := s.UpdateSeries(ctx, sr.ID, m); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetSeries(ctx, sr.ID)
+		if err != nil || got.FeedGUID != first || got.Slug != "ganz-neu" {
+			t.Fatalf("after a new slug: GUID %q slug %q (%v)", got.FeedGUID, got.Slug, err)
+		}
+		f := sampleFeed()
+		f.Series = got
+		body, err := RenderFeed(f)
+		if err != nil || !strings.Contains(string(body), "<podcast:guid>"+first+"</podcast:guid>") {
+			t.Fatalf("the feed does not carry the kept GUID (%v)", err)
+		}
+		for _, tc := range []struct{ id, guid string }{{sr.ID, "not-a-uuid"}, {"nope", first}, {"", first}} {
+			if _, err := s.KeepFeedGUID(ctx, tc.id, tc.guid); err == nil {
+				t.Errorf("KeepFeedGUID(%q, %q) took it", tc.id, tc.guid)
+			}
+		}
+	})
+}

@@ -41,6 +41,7 @@ type Podcasts interface {
 	UpdateSeries(ctx context.Context, id string, m podcasts.SeriesMeta) (podcasts.Series, error)
 	GetSeries(ctx context.Context, id string) (podcasts.Series, error)
 	SeriesBySlug(ctx context.Context, slug string) (podcasts.Series, error)
+	KeepFeedGUID(ctx context.Context, id, guid string) (string, error)
 	ListSeries(ctx context.Context) ([]podcasts.Series, error)
 	DeleteSeries(ctx context.Context, id string) error
 	IssueFeedToken(ctx context.Context, accountID string) (string, error)

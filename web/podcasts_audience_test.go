@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"portalo/catalog"
 	"portalo/podcasts"
@@ -85,4 +88,38 @@ func TestBaseURL(t *testing.T) {
 			t.Errorf("public %q, host %q: %q, want %q", tc.public, tc.host, got, tc.want)
 		}
 	}
+}
+
+// TestPodcastGUIDStaysPut: the first feed fixes podcast:guid; asked for
+// under another host name, or after the series got a new slug, the feed
+// names the same podcast.
+func TestPodcastGUIDStaysPut(t *testing.T) {
+	podcastStores(t, func(t *testing.T, h *podcastHarness) {
+		sr := h.series(t, "fragt-nach", podcasts.AudiencePublic)
+		h.addEpisode(t, episodeSpec{slug: "schlaf", series: sr, audience: catalog.AudiencePublic, size: 1000, duration: time.Minute})
+		guidOf := func(u string) string {
+			t.Helper()
+			w := h.do(t, "GET", u, nil, nil)
+			m := regexp.MustCompile(`<podcast:guid>([^<]+)</podcast:guid>`).FindStringSubmatch(w.Body.String())
+			if w.Code != http.StatusOK || m == nil {
+				t.Fatalf("%s: %d, no podcast:guid", u, w.Code)
+			}
+			return m[1]
+		}
+		first := guidOf("http://portalo.example/podcasts/fragt-nach/feed.xml")
+		if first != podcasts.FeedGUID("http://portalo.example/podcasts/fragt-nach/feed.xml") {
+			t.Errorf("the first feed's GUID %s is not that of its URL", first)
+		}
+		if got := guidOf("http://10.0.0.5:8080/podcasts/fragt-nach/feed.xml"); got != first {
+			t.Errorf("under another host: %s, want %s", got, first)
+		}
+		m := sr.SeriesMeta
+		m.Slug = "nachgefragt"
+		if _, err := h.pods.UpdateSeries(context.Background(), sr.ID, m); err != nil {
+			t.Fatal(err)
+		}
+		if got := guidOf("http://portalo.example/podcasts/nachgefragt/feed.xml"); got != first {
+			t.Errorf("after a new slug: %s, want %s", got, first)
+		}
+	})
 }

@@ -129,6 +129,16 @@ func (p *podcastSite) serveFeed(c *gin.Context, sr podcasts.Series, token string
 	origin := p.s.baseURL(c.Request)
 	public := origin + seriesBase(sr, "")
 	files := origin + seriesBase(sr, token)
+	if sr.FeedGUID == "" {
+		// The first feed fixes podcast:guid for good: a new slug or host
+		// name later must not make the podcast a new one for the apps.
+		guid, err := p.series.KeepFeedGUID(ctx, sr.ID, podcasts.FeedGUID(public+"/feed.xml"))
+		if err != nil {
+			p.feedFailed(c, token, err)
+			return
+		}
+		sr.FeedGUID = guid
+	}
 	f := podcasts.Feed{
 		Series:   sr,
 		SelfURL:  files + "/feed.xml",
