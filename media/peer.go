@@ -253,8 +253,8 @@ func (p *Peer) handleUpOffer(d webrtc.SessionDescription) error {
 	return nil
 }
 
-// withOpusParams adds the receiver's Opus wishes (opusFmtp: DTX, 64 kbit/s
-// at most) to the fmtp lines of Opus in an answer: Pion copies the
+// withOpusParams adds the receiver's Opus wishes (opusFmtp: DTX, an
+// average of at most 32 kbit/s) to the fmtp lines of Opus in an answer: Pion copies the
 // offer's parameters, and these tell the publisher's encoder what to do.
 func withOpusParams(sdp string) string {
 	lines := strings.Split(sdp, "\r\n")
@@ -716,8 +716,7 @@ func (p *Peer) tickReceive(now time.Time) {
 	// need (GCC lets its estimate reach 1.5 times the received rate).
 	reach := int64(audios) * audioShare
 	for _, dt := range videos {
-		dt.chooseLayer(share, now)
-		reach += dt.nextLayerBitrate() * 3 / 2
+		reach += dt.chooseLayer(share, now) * 3 / 2
 	}
 	p.loss.setReach(max(reach, bweInitial))
 }

@@ -204,8 +204,8 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 	}{
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-			// DTX: silence costs almost nothing; 64 kbit/s at most, so
-			// that audio alone fits the audio-only promise.
+			// DTX: silence costs almost nothing; see opusFmtp for the
+			// bitrate.
 			SDPFmtpLine: opusFmtp, RTCPFeedback: audioFB,
 		}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{

@@ -398,21 +398,17 @@ func (dt *downTrack) state() (cur, target *layer) {
 
 // chooseLayer picks the target layer for a share of the receiver's
 // bandwidth (bit/s): the highest live layer whose bitrate fits, with a
-// 20 % margin to go up; the lowest one when none fits.
-// nextLayerBitrate is the bitrate of the layer above the one dt gets (of
-// its own layer when it gets the top one, of the lowest when none yet).
-func (dt *downTrack) nextLayerBitrate() int64 {
+// 20 % margin to go up; the lowest one when none fits. It returns the
+// bitrate of the layer above the one dt gets (of its own when it gets the
+// top one, of the lowest when none yet): how far the receiver's estimate
+// needs to reach.
+func (dt *downTrack) chooseLayer(share int64, now time.Time) (reach int64) {
 	ls := orderedLayers(dt.pub.layerList())
 	if len(ls) == 0 {
 		return 0
 	}
-	cur, _ := dt.state()
-	i := slices.Index(ls, cur)
-	return ls[min(i+1, len(ls)-1)].bitrate.Load()
-}
-
-func (dt *downTrack) chooseLayer(share int64, now time.Time) {
-	ls := orderedLayers(dt.pub.layerList())
+	cur, target := dt.state()
+	reach = ls[min(slices.Index(ls, cur)+1, len(ls)-1)].bitrate.Load()
 	live := ls[:0:0]
 	for _, l := range ls {
 		if l.alive(now) {
@@ -420,12 +416,8 @@ func (dt *downTrack) chooseLayer(share int64, now time.Time) {
 		}
 	}
 	if len(live) == 0 {
-		if len(ls) == 0 {
-			return
-		}
 		live = ls[:1]
 	}
-	cur, target := dt.state()
 	curIdx := slices.Index(live, cur)
 	best := live[0]
 	for i, l := range live {
@@ -455,7 +447,7 @@ func (dt *downTrack) chooseLayer(share int64, now time.Time) {
 		if low := dt.pub.lowestExpected(ls); low != nil {
 			best = low
 		} else if now.Sub(dt.created) < time.Second {
-			return
+			return reach
 		}
 	}
 	if best != target {
@@ -471,6 +463,7 @@ func (dt *downTrack) chooseLayer(share int64, now time.Time) {
 	if waiting && dt.ready() {
 		best.requestKeyframe()
 	}
+	return reach
 }
 
 // rtcpLoop reads the RTCP a receiver sends about this track (the
