@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +89,34 @@ func (s *Server) limitBody(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
 	}
 	c.Next()
+}
+
+// withBodyLimit returns the chain with the general s.limitBody replaced by
+// limit, for the few routes whose bodies are larger (upload chunks, cover
+// images); it logs when the chain has no limitBody to replace.
+func (s *Server) withBodyLimit(chain gin.HandlersChain, limit gin.HandlerFunc) gin.HandlersChain {
+	general := reflect.ValueOf(s.limitBody).Pointer()
+	out := slices.Clone(chain)
+	found := false
+	for i, h := range out {
+		if reflect.ValueOf(h).Pointer() == general {
+			out[i], found = limit, true
+		}
+	}
+	if !found {
+		s.cfg.Logger.Error("web: a route keeps the general body limit: limitBody is not in the middleware chain")
+	}
+	return out
+}
+
+// maxBody bounds a request's body to n bytes.
+func maxBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.Body != nil {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		}
+		c.Next()
+	}
 }
 
 // loadSession puts the logged-in account, if any, on the context.

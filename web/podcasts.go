@@ -109,7 +109,7 @@ func (s *Server) podcastRoutes(e *gin.Engine) error {
 	manage.POST("/:id/delete", p.deleteSeries)
 	// The forms carry a cover image: a body limit of their own.
 	covers := e.Group("/podcasts/manage")
-	covers.Handlers = s.withBodyLimit(covers.Handlers, maxCoverForm)
+	covers.Handlers = s.withBodyLimit(covers.Handlers, maxBody(maxCoverForm))
 	covers.POST("", s.requireLogin, p.requireEditor, p.createSeries)
 	covers.POST("/:id", s.requireLogin, p.requireEditor, p.saveSeries)
 

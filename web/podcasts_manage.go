@@ -17,8 +17,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -38,24 +36,6 @@ const (
 	// statsDays are the recent days whose downloads the editor sees.
 	statsDays = 30
 )
-
-// withBodyLimit returns the chain with s.limitBody replaced by a limit of
-// n bytes.
-func (s *Server) withBodyLimit(chain gin.HandlersChain, n int64) gin.HandlersChain {
-	general := reflect.ValueOf(s.limitBody).Pointer()
-	out := slices.Clone(chain)
-	for i, h := range out {
-		if reflect.ValueOf(h).Pointer() == general {
-			out[i] = func(c *gin.Context) {
-				if c.Request.Body != nil {
-					c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
-				}
-				c.Next()
-			}
-		}
-	}
-	return out
-}
 
 // podcastMessages maps the podcasts package's input error codes, and the
 // cover's, to messages.

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -73,25 +72,8 @@ func (s *Server) uploadRoutes(e *gin.Engine) {
 	// its route has the same middleware, with the chunk limit in place of
 	// the general one.
 	chunks := e.Group(uploadsPath)
-	chunks.Handlers = s.withChunkLimit(chunks.Handlers)
+	chunks.Handlers = s.withBodyLimit(chunks.Handlers, s.limitChunkBody)
 	chunks.PUT("/:id", s.requireLogin, s.requireUploader, s.apiUploadChunk)
-}
-
-// withChunkLimit returns the chain with s.limitBody replaced by
-// s.limitChunkBody.
-func (s *Server) withChunkLimit(chain gin.HandlersChain) gin.HandlersChain {
-	general := reflect.ValueOf(s.limitBody).Pointer()
-	out := slices.Clone(chain)
-	found := false
-	for i, h := range out {
-		if reflect.ValueOf(h).Pointer() == general {
-			out[i], found = s.limitChunkBody, true
-		}
-	}
-	if !found {
-		s.cfg.Logger.Error("web: upload chunks keep the general body limit: limitBody is not in the middleware chain")
-	}
-	return out
 }
 
 // limitChunkBody bounds a chunk's body by the largest chunk; the handler

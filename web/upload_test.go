@@ -699,11 +699,11 @@ func TestUploadRoutesKeepMiddleware(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("%d PUT routes for chunks", n)
 		}
-		chain := h.srv.withChunkLimit(h.srv.engine.Handlers)
+		chain := h.srv.withBodyLimit(h.srv.engine.Handlers, h.srv.limitChunkBody)
 		if len(chain) != len(h.srv.engine.Handlers) {
 			t.Fatalf("chain of %d handlers, the engine has %d", len(chain), len(h.srv.engine.Handlers))
 		}
-		if strings.Contains(h.logs.String(), "keep the general body limit") {
+		if strings.Contains(h.logs.String(), "keeps the general body limit") {
 			t.Fatal("limitBody was not found in the middleware chain")
 		}
 		// A JSON body above the general limit is still refused elsewhere.
