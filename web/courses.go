@@ -356,9 +356,16 @@ type rosterRow struct {
 }
 
 type rosterData struct {
-	Course          courseView
-	Booked, Waiting []rosterRow
-	CSV             string
+	Course courseView
+	// Lists are the booked and the waiting, each shown as a table.
+	Lists []rosterList
+	CSV   string
+}
+
+// rosterList is one table of the roster page.
+type rosterList struct {
+	ID, Heading string // the heading's id and message
+	Rows        []rosterRow
 }
 
 // rosterCourse returns the course whose roster the person asks for, if
@@ -431,10 +438,12 @@ func (s *Server) courseRoster(c *gin.Context) {
 	}
 	p := s.newPage(c, "CourseRosterTitle")
 	d := rosterData{Course: newCourseView(p.L, co, r, "", time.Now()), CSV: "/multipliers/courses/" + co.ID + "/roster.csv"}
-	if d.Booked, d.Waiting, err = s.rosterRows(c, r); err != nil {
+	booked, waiting, err := s.rosterRows(c, r)
+	if err != nil {
 		s.failCourse(c, err)
 		return
 	}
+	d.Lists = []rosterList{{"booked", "CourseRosterBooked", booked}, {"waiting", "CourseRosterWaiting", waiting}}
 	p.Data = d
 	s.render(c, http.StatusOK, "course_roster", p)
 }
