@@ -82,16 +82,9 @@ func NewTURN(cfg TURNConfig) (*TURNServer, error) {
 	if rip == nil {
 		return nil, fmt.Errorf("media: TURN relay address %q is not an IP address", relayIP)
 	}
-	conn, err := net.ListenPacket("udp4", net.JoinHostPort(listen, strconv.Itoa(cfg.Port)))
+	conn, tcp, err := listenUDPAndTCP(listen, cfg.Port)
 	if err != nil {
-		return nil, fmt.Errorf("media: TURN listening on UDP port %d: %w", cfg.Port, err)
-	}
-	// TURN over TCP on the same port number, for networks that let no UDP
-	// through at all.
-	tcp, err := net.Listen("tcp4", net.JoinHostPort(listen, strconv.Itoa(conn.LocalAddr().(*net.UDPAddr).Port)))
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("media: TURN listening on TCP port %d: %w", cfg.Port, err)
+		return nil, err
 	}
 	var gen turn.RelayAddressGenerator = &turn.RelayAddressGeneratorStatic{RelayAddress: rip, Address: listen}
 	if cfg.RelayMinPort > 0 && cfg.RelayMaxPort >= cfg.RelayMinPort {
@@ -140,6 +133,29 @@ func NewTURN(cfg TURNConfig) (*TURNServer, error) {
 		return nil, fmt.Errorf("media: starting the TURN server: %w", err)
 	}
 	return t, nil
+}
+
+// listenUDPAndTCP listens on UDP and TCP with the same port number (TURN
+// over TCP is for networks that let no UDP through at all). Port 0 picks
+// a number free for both: the UDP port the system picks may be taken for
+// TCP, then it tries another.
+func listenUDPAndTCP(host string, port int) (net.PacketConn, net.Listener, error) {
+	const attempts = 20
+	for i := 0; ; i++ {
+		conn, err := net.ListenPacket("udp4", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("media: TURN listening on UDP port %d: %w", port, err)
+		}
+		got := conn.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp4", net.JoinHostPort(host, strconv.Itoa(got)))
+		if err == nil {
+			return conn, tcp, nil
+		}
+		conn.Close()
+		if port != 0 || i == attempts-1 {
+			return nil, nil, fmt.Errorf("media: TURN listening on TCP port %d: %w", got, err)
+		}
+	}
 }
 
 // Addr is the UDP address the TURN server listens on; it listens for TCP

@@ -3,6 +3,7 @@ package media
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,40 @@ func TestLoopbackListenIPOffersCandidates(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no answer")
+	}
+}
+
+// TestTURNFreePortTakenForTCP: with port 0 the TURN server finds a number
+// free for UDP and TCP both, also when the system's first pick is taken
+// for TCP; a given port taken for TCP is an error that names it.
+func TestTURNFreePortTakenForTCP(t *testing.T) {
+	// Take TCP ports, so that some UDP picks collide.
+	var held []net.Listener
+	for range 200 {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, l)
+	}
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for range 20 {
+		conn, tcp, err := listenUDPAndTCP("127.0.0.1", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, p := conn.LocalAddr().(*net.UDPAddr).Port, tcp.Addr().(*net.TCPAddr).Port; u != p {
+			t.Errorf("UDP port %d, TCP port %d", u, p)
+		}
+		conn.Close()
+		tcp.Close()
+	}
+	taken := held[0].Addr().(*net.TCPAddr).Port
+	if _, _, err := listenUDPAndTCP("127.0.0.1", taken); err == nil || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
+		t.Errorf("port %d taken for TCP: %v", taken, err)
 	}
 }
