@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -69,6 +70,9 @@ type Counter struct {
 	store kv.Store
 	opt   Options
 	extra *regexp.Regexp
+
+	saltsMu sync.Mutex
+	salts   map[string]knownSalt // by date: a day's salt never changes once made
 }
 
 // New returns a Counter storing its state in store.
@@ -200,10 +204,76 @@ func (c *Counter) saltTTL(now time.Time) time.Duration {
 	return time.Date(y, m, d+2, 0, 0, 0, 0, time.UTC).Sub(now)
 }
 
+// knownSalt is a salt the Counter has seen, or (none) that the store
+// had none for the date, which is remembered for noSaltFor only: another
+// node may still make it.
+type knownSalt struct {
+	salt  []byte
+	none  bool
+	until time.Time // of none
+}
+
+// noSaltFor is how long a Counter believes a date has no salt.
+const noSaltFor = time.Minute
+
+// storedSalt reads the salt of date (kv.ErrNotFound when there is none),
+// from what the Counter has seen when it can.
+func (c *Counter) storedSalt(ctx context.Context, date string, now time.Time) ([]byte, error) {
+	c.saltsMu.Lock()
+	k, ok := c.salts[date]
+	c.saltsMu.Unlock()
+	switch {
+	case ok && k.none && now.Before(k.until):
+		return nil, kv.ErrNotFound
+	case ok && !k.none:
+		return k.salt, nil
+	}
+	s, err := c.store.Get(ctx, saltKey(date))
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		c.remember(date, knownSalt{none: true, until: now.Add(noSaltFor)})
+		return nil, err
+	case err != nil:
+		return nil, err
+	}
+	c.remember(date, knownSalt{salt: s})
+	return s, nil
+}
+
+// remember keeps what the Counter learnt of date's salt, for today and
+// yesterday, the dates asked for. Only with the default SaltTTL: then a
+// day's salt lives until the end of the next day; a shorter SaltTTL may
+// drop it sooner.
+func (c *Counter) remember(date string, k knownSalt) {
+	if c.opt.SaltTTL > 0 {
+		return
+	}
+	c.saltsMu.Lock()
+	defer c.saltsMu.Unlock()
+	if c.salts == nil {
+		c.salts = map[string]knownSalt{}
+	}
+	c.salts[date] = k
+	for len(c.salts) > 2 { // dates sort as they run: drop the oldest
+		oldest := date
+		for d := range c.salts {
+			oldest = min(oldest, d)
+		}
+		delete(c.salts, oldest)
+	}
+}
+
+// forget drops what the Counter believes of date's salt.
+func (c *Counter) forget(date string) {
+	c.saltsMu.Lock()
+	delete(c.salts, date)
+	c.saltsMu.Unlock()
+}
+
 // salt returns the salt of date, making it when it does not exist yet.
 func (c *Counter) salt(ctx context.Context, date string, now time.Time) ([]byte, error) {
 	for range 3 {
-		s, err := c.store.Get(ctx, saltKey(date))
+		s, err := c.storedSalt(ctx, date, now)
 		if err == nil {
 			return s, nil
 		}
@@ -217,8 +287,10 @@ func (c *Counter) salt(ctx context.Context, date string, now time.Time) ([]byte,
 			return nil, fmt.Errorf("downloads: making the salt of %s: %w", date, err)
 		}
 		if made {
+			c.remember(date, knownSalt{salt: s})
 			return s, nil
 		}
+		c.forget(date)
 		// Another request made it first: read that one.
 	}
 	return nil, fmt.Errorf("downloads: salt of %s: %w", date, kv.ErrConflict)
@@ -295,7 +367,7 @@ func (c *Counter) Record(ctx context.Context, r Request) (bool, error) {
 	// or bytes still adding up.
 	var carry state
 	yesterday := now.AddDate(0, 0, -1).Format(dateLayout)
-	switch ysalt, err := c.store.Get(ctx, saltKey(yesterday)); {
+	switch ysalt, err := c.storedSalt(ctx, yesterday, now); {
 	case err == nil:
 		b, err := c.store.Get(ctx, clientKey(clientHash(ysalt, r.Item, r.ClientIP, r.UserAgent)))
 		if err != nil && !errors.Is(err, kv.ErrNotFound) {

@@ -532,3 +532,49 @@ func assertTotals(t *testing.T, c *Counter, want map[string]int64) {
 		t.Errorf("Totals = %v, want %v", got, want)
 	}
 }
+
+// saltReads counts the reads of salts from a kv.Store.
+type saltReads struct {
+	kv.Store
+	n atomic.Int64
+}
+
+func (s *saltReads) Get(ctx context.Context, key string) ([]byte, error) {
+	if strings.HasPrefix(key, "downloads:salt:") {
+		s.n.Add(1)
+	}
+	return s.Store.Get(ctx, key)
+}
+
+// TestSaltsReadOnce: a Counter reads a day's salt from the store once,
+// not with every request; across midnight yesterday's salt is the one
+// it knows, and the new day's is made once.
+func TestSaltsReadOnce(t *testing.T) {
+	storetest.KV(t, func(t *testing.T, store kv.Store) {
+		st := &saltReads{Store: store}
+		clk := &clock{t: at(t, "2026-03-02T23:59:00Z")}
+		c := New(st, Options{Now: clk.Now})
+		record(t, c, episode("ep1", ip1, iPhone))
+		first := st.n.Load()
+		for range 5 {
+			record(t, c, episode("ep1", ip1, iPhone))
+			record(t, c, episode("ep2", ip2, android))
+		}
+		if n := st.n.Load(); n != first {
+			t.Errorf("%d more salt reads for 10 more requests, want none", n-first)
+		}
+		// Across midnight: the counting still works under the new salt.
+		clk.Set(at(t, "2026-03-03T00:01:00Z"))
+		if record(t, c, episode("ep1", ip1, iPhone)) {
+			t.Error("counted again two minutes later, across midnight")
+		}
+		if !record(t, c, episode("ep3", ip1, iPhone)) {
+			t.Error("a new episode after midnight not counted")
+		}
+		after := st.n.Load()
+		record(t, c, episode("ep3", ip2, android))
+		if n := st.n.Load(); n != after {
+			t.Errorf("%d salt reads after midnight's first request, want none", n-after)
+		}
+	})
+}
