@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"portalo/internal/langtext"
 	"reflect"
 	"strconv"
 	"strings"
@@ -640,7 +641,7 @@ func (c *Catalog) SetStatus(ctx context.Context, id string, status Status, detai
 		return Item{}, inputErr("status", "status_invalid")
 	}
 	detail = strings.TrimSpace(detail)
-	if !textOK(detail) || utf8.RuneCountInString(detail) > MaxStatusDetailLen {
+	if !langtext.OK(detail) || utf8.RuneCountInString(detail) > MaxStatusDetailLen {
 		return Item{}, inputErr("status_detail", "status_detail_invalid")
 	}
 	return c.change(ctx, id, func(it *Item) (bool, error) {

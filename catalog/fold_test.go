@@ -154,7 +154,7 @@ func TestSlugify(t *testing.T) {
 		{"ar", "يوغا Yoga ٢", "yoga-2"},
 		{"en", "Café", "cafe"},
 	} {
-		got := slugify(tt.title, tt.lang)
+		got := slugs.Make(tt.title, tt.lang)
 		if got != tt.want {
 			t.Errorf("slugify(%q, %s) = %q; want %q", tt.title, tt.lang, got, tt.want)
 		}
@@ -162,7 +162,7 @@ func TestSlugify(t *testing.T) {
 			t.Errorf("slugify(%q) = %q is not a valid slug", tt.title, got)
 		}
 	}
-	long := slugify(strings.Repeat("abcdefghi ", 20), "en")
+	long := slugs.Make(strings.Repeat("abcdefghi ", 20), "en")
 	if len(long) > MaxSlugLen || !ValidSlug(long) {
 		t.Errorf("long title gave %q (%d bytes)", long, len(long))
 	}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"cmp"
+	"portalo/internal/langtext"
 	"slices"
 	"sync"
 	"time"
@@ -217,7 +218,7 @@ func (ix *index) list(q Query) Result {
 
 // checkQueryText validates a search text.
 func checkQueryText(text string) error {
-	if !utf8.ValidString(text) || !textOK(text) {
+	if !utf8.ValidString(text) || !langtext.OK(text) {
 		return inputErr("q", "query_invalid")
 	}
 	if utf8.RuneCountInString(text) > MaxQueryLen {

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"portalo/internal/langtext"
 )
 
 // Kind is what an item is.
@@ -84,11 +86,12 @@ const (
 var Statuses = []Status{StatusDraft, StatusProcessing, StatusPublished, StatusFailed}
 
 // Languages are the languages of titles, descriptions, versions and
-// subtitles, in the order used when one has to be picked.
-var Languages = []string{"de", "en", "tr", "ru", "ar"}
+// subtitles, in the order used when one has to be picked: the portal's
+// five.
+var Languages = langtext.Languages
 
 // ValidLanguage reports whether code is one of Languages.
-func ValidLanguage(code string) bool { return slices.Contains(Languages, code) }
+func ValidLanguage(code string) bool { return langtext.Valid(code) }
 
 // ValidKind reports whether k is one of Kinds.
 func ValidKind(k Kind) bool { return slices.Contains(Kinds, k) }
@@ -282,21 +285,11 @@ func (it Item) Languages() []string {
 
 // TitleIn returns the title in lang, else in the first of Languages that
 // has one, and the language of the text returned.
-func (it Item) TitleIn(lang string) (string, string) { return pick(it.Title, lang) }
+func (it Item) TitleIn(lang string) (string, string) { return langtext.Pick(it.Title, lang) }
 
 // DescriptionIn is TitleIn for the description.
-func (it Item) DescriptionIn(lang string) (string, string) { return pick(it.Description, lang) }
-
-func pick(m map[string]string, lang string) (string, string) {
-	if v := m[lang]; v != "" {
-		return v, lang
-	}
-	for _, l := range Languages {
-		if v := m[l]; v != "" {
-			return v, l
-		}
-	}
-	return "", ""
+func (it Item) DescriptionIn(lang string) (string, string) {
+	return langtext.Pick(it.Description, lang)
 }
 
 // Files returns every file of every version, in language order.

@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"fmt"
+	"portalo/internal/langtext"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -141,7 +142,7 @@ func checkStored(it Item) (Item, error) {
 	switch {
 	case !ValidStatus(it.Status):
 		return Item{}, inputErr("status", "status_invalid")
-	case !textOK(it.StatusDetail) || utf8.RuneCountInString(it.StatusDetail) > MaxStatusDetailLen:
+	case !langtext.OK(it.StatusDetail) || utf8.RuneCountInString(it.StatusDetail) > MaxStatusDetailLen:
 		return Item{}, inputErr("status_detail", "status_detail_invalid")
 	case it.Revision < 1:
 		return Item{}, inputErr("revision", "revision_invalid")

@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -80,7 +81,7 @@ func (r Reason) Detail() string {
 		// Shorten the longest value by what is too much, scaled by how
 		// much its escapes add (and a little more).
 		var longest string
-		for _, k := range slices.Sorted(mapKeys(m)) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if k != reasonKey && utf8.RuneCountInString(m[k]) > utf8.RuneCountInString(m[longest]) {
 				longest = k
 			}
@@ -97,16 +98,6 @@ func (r Reason) Detail() string {
 			continue
 		}
 		m[longest] = strings.TrimSpace(string(runes[:keep])) + "…"
-	}
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"maps"
+	"portalo/internal/langtext"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -31,7 +32,7 @@ func TestReasonDetail(t *testing.T) {
 			if ok != (tt.back.Code != "") || back.Code != tt.back.Code || !maps.Equal(back.Params, tt.back.Params) {
 				t.Errorf("ParseReason = %+v, %v; want %+v", back, ok, tt.back)
 			}
-			if !textOK(d) {
+			if !langtext.OK(d) {
 				t.Errorf("detail %q is not valid status text", d)
 			}
 		})

@@ -19,9 +19,5 @@ func deriveSlug(title map[string]string, kind Kind, id string) string {
 	if s := slugs.FromTitles(title); s != "" {
 		return s
 	}
-	return slugify(string(kind)+" "+id, "en")
+	return slugs.Make(string(kind)+" "+id, "en")
 }
-
-// slugify turns a title in lang into a slug, or "" when nothing of it can
-// be written in ASCII.
-func slugify(title, lang string) string { return slugs.Make(title, lang) }

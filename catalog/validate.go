@@ -41,10 +41,6 @@ func validID(id string) bool {
 	return true
 }
 
-// textOK refuses invalid UTF-8 and control characters other than line
-// breaks and tabs.
-func textOK(s string) bool { return langtext.OK(s) }
-
 // normalizeMeta checks what an editor wrote and returns it cleaned up.
 // An empty slug stays empty (the caller derives or keeps one).
 func normalizeMeta(m Meta) (Meta, error) {

@@ -3,7 +3,6 @@ package podcasts
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The namespaces of a feed.
@@ -101,7 +102,7 @@ type Feed struct {
 }
 
 // podcastNamespace is the UUID namespace of podcast:guid.
-var podcastNamespace = [16]byte{0xea, 0xd4, 0xc2, 0x36, 0xbf, 0x58, 0x58, 0xc6, 0xa2, 0xc6, 0xa6, 0xb2, 0x8d, 0x12, 0x8c, 0xb6}
+var podcastNamespace = uuid.MustParse("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 
 // FeedGUID returns the podcast:guid of a feed URL: the UUIDv5 (RFC 9562)
 // of the URL without its scheme and trailing slashes in the podcast
@@ -112,15 +113,7 @@ func FeedGUID(feedURL string) string {
 		name = name[i+3:]
 	}
 	name = strings.TrimRight(name, "/")
-	h := sha1.New()
-	h.Write(podcastNamespace[:])
-	h.Write([]byte(name))
-	var u [16]byte
-	copy(u[:], h.Sum(nil))
-	u[6] = u[6]&0x0f | 0x50 // version 5
-	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	x := fmt.Sprintf("%x", u[:])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+	return uuid.NewSHA1(podcastNamespace, []byte(name)).String()
 }
 
 // FeedETag returns a strong ETag (with its quotes) for a rendered feed.

@@ -110,30 +110,35 @@ func reason(code, english string, params ...string) Reason {
 
 // missingError says an input is not there.
 type missingError struct {
-	what, file, gone string
+	name     inputName
+	fromItem bool // the item no longer lists the main source (else: not in the store)
 }
 
-func (e *missingError) Error() string {
-	return fmt.Sprintf("processing: %s %q %s", e.what, e.file, e.gone)
-}
+func (e *missingError) Error() string { return "processing: " + e.english() }
 
-// goneFromItem is missingError.gone of a main source the item no longer
-// lists.
-const goneFromItem = "is no longer part of the item"
+func (e *missingError) english() string {
+	gone := "is missing from the object store"
+	if e.fromItem {
+		gone = "is no longer part of the item"
+	}
+	return fmt.Sprintf("%s %q %s", e.name.what(), e.name.file, gone)
+}
 
 // storeError is a failure of the object store.
 type storeError struct {
-	op  string // "storing the converted files"
+	op  string // "read" (the uploaded files) or "write" (the converted ones)
 	err error
 }
 
-func (e *storeError) Error() string { return fmt.Sprintf("processing: %s: %v", e.op, e.err) }
+func (e *storeError) Error() string {
+	return fmt.Sprintf("processing: %s: %v", storeOpText[e.op], e.err)
+}
 func (e *storeError) Unwrap() error { return e.err }
 
-// storeOps name storeError.op for reasons.
-var storeOps = map[string]string{
-	"reading the uploaded files":  "read",
-	"storing the converted files": "write",
+// storeOpText says storeError.op in English.
+var storeOpText = map[string]string{
+	"read":  "reading the uploaded files",
+	"write": "storing the converted files",
 }
 
 // toolSteps say what ffmpeg was doing, by transcode's ToolError.Step.
@@ -145,24 +150,6 @@ var toolSteps = map[string]string{
 	"subtitles": "reading the subtitles",
 	"timeline":  "reading the converted video",
 	"codec":     "reading the converted video",
-}
-
-// inputOf tells which input an inputName.what ("the uploaded file", "the
-// Turkish sound file", "the Turkish subtitles") describes, and its
-// language.
-func inputOf(what string) (input, lang string) {
-	if what == "the uploaded file" {
-		return "source", ""
-	}
-	for _, l := range catalog.Languages {
-		switch what {
-		case "the " + languageName(l) + " sound file":
-			return "sound", l
-		case "the " + languageName(l) + " subtitles":
-			return "subtitles", l
-		}
-	}
-	return "file", ""
 }
 
 // roleInput tells which input transcode's InputError.Role ("source",
@@ -194,22 +181,28 @@ func explain(err error, names map[string]inputName) Reason {
 	)
 	switch {
 	case errors.As(err, &me):
-		english := fmt.Sprintf("%s %q %s. Upload it again.", me.what, me.file, me.gone)
-		if me.gone == goneFromItem {
-			return reason(ReasonSourceGone, english, "file", me.file)
+		english := me.english() + ". Upload it again."
+		if me.fromItem {
+			return reason(ReasonSourceGone, english, "file", me.name.file)
 		}
-		input, lang := inputOf(me.what)
-		return reason(ReasonInputMissing, english, "input", input, "lang", lang, "file", me.file)
+		input := me.name.input
+		if input == "" {
+			input = "file"
+		}
+		return reason(ReasonInputMissing, english, "input", input, "lang", me.name.lang, "file", me.name.file)
 	case errors.As(err, &ie):
 		n, ok := names[ie.Path]
 		if !ok {
-			n = inputName{file: ie.Path, what: "the file"}
+			n = inputName{file: ie.Path}
 		}
 		input, lang := roleInput(ie.Role)
 		if input == "" {
-			input, lang = inputOf(n.what)
+			input, lang = n.input, n.lang
+			if input == "" {
+				input = "file"
+			}
 		}
-		subject := fmt.Sprintf("%s %q", n.what, n.file)
+		subject := fmt.Sprintf("%s %q", n.what(), n.file)
 		toolDetail := shorten(strings.TrimSuffix(strings.TrimSpace(ie.Detail), "."), maxToolDetail)
 		detail := ""
 		if toolDetail != "" {
@@ -239,11 +232,11 @@ func explain(err error, names map[string]inputName) Reason {
 		detail := strings.TrimPrefix(err.Error(), transcode.ErrInvalidJob.Error()+": ")
 		return reason(ReasonInputsMismatch, fmt.Sprintf("The uploaded files do not fit together: %s.", detail), "detail", shorten(detail, maxToolDetail))
 	case errors.As(err, &se):
-		op := storeOps[se.op]
-		if op == "" {
+		op := se.op
+		if storeOpText[op] == "" {
 			op = "other"
 		}
-		return reason(ReasonStoreFailed, fmt.Sprintf("The object store failed while %s (%v). Process it again.", se.op, se.err),
+		return reason(ReasonStoreFailed, fmt.Sprintf("The object store failed while %s (%v). Process it again.", storeOpText[se.op], se.err),
 			"op", op, "detail", shorten(se.err.Error(), maxToolDetail))
 	default:
 		return reason(ReasonFailed, fmt.Sprintf("Processing failed: %v. Process it again.", err), "detail", shorten(err.Error(), maxToolDetail))

@@ -17,9 +17,9 @@ import (
 // item's status detail) and an English text (the job's error).
 func TestExplainGivesCodes(t *testing.T) {
 	names := map[string]inputName{
-		"/tmp/in/source.mp4":       {"original.mp4", "the uploaded file"},
-		"/tmp/in/audio-tr.m4a":     {"original-tr.m4a", "the " + languageName("tr") + " sound file"},
-		"/tmp/in/subtitles-ar.vtt": {"subtitles-ar.vtt", "the " + languageName("ar") + " subtitles"},
+		"/tmp/in/source.mp4":       {file: "original.mp4", input: "source"},
+		"/tmp/in/audio-tr.m4a":     {file: "original-tr.m4a", input: "sound", lang: "tr"},
+		"/tmp/in/subtitles-ar.vtt": {file: "subtitles-ar.vtt", input: "subtitles", lang: "ar"},
 	}
 	for _, c := range []struct {
 		name    string
@@ -28,11 +28,11 @@ func TestExplainGivesCodes(t *testing.T) {
 		params  map[string]string
 		english []string
 	}{
-		{"source gone", &missingError{what: "the uploaded file", file: "original.mp4", gone: goneFromItem},
+		{"source gone", &missingError{name: inputName{file: "original.mp4", input: "source"}, fromItem: true},
 			ReasonSourceGone, map[string]string{"file": "original.mp4"}, []string{`"original.mp4" is no longer part of the item`}},
-		{"sound file missing from the store", &missingError{what: "the Turkish sound file", file: "original-tr.m4a", gone: "is missing from the object store"},
+		{"sound file missing from the store", &missingError{name: inputName{file: "original-tr.m4a", input: "sound", lang: "tr"}},
 			ReasonInputMissing, map[string]string{"input": "sound", "lang": "tr", "file": "original-tr.m4a"}, []string{"Turkish sound file", "Upload it again"}},
-		{"subtitles missing from the store", &missingError{what: "the Arabic subtitles", file: "subtitles-ar.vtt", gone: "is missing from the object store"},
+		{"subtitles missing from the store", &missingError{name: inputName{file: "subtitles-ar.vtt", input: "subtitles", lang: "ar"}},
 			ReasonInputMissing, map[string]string{"input": "subtitles", "lang": "ar", "file": "subtitles-ar.vtt"}, []string{"Arabic subtitles"}},
 		{"bad subtitles", fmt.Errorf("run: %w", &transcode.InputError{Path: "/tmp/in/subtitles-ar.vtt", Role: "subtitles ar", Err: transcode.ErrBadSubtitles, Detail: "line 3: no cue timing."}),
 			ReasonSubtitlesInvalid, map[string]string{"input": "subtitles", "lang": "ar", "file": "subtitles-ar.vtt", "detail": "line 3: no cue timing"}, []string{"not a valid WebVTT file (line 3: no cue timing)"}},
@@ -50,9 +50,9 @@ func TestExplainGivesCodes(t *testing.T) {
 			ReasonToolFailed, map[string]string{"step": "thumbnails", "exit": "1", "detail": "no message"}, []string{"while thumbnails"}},
 		{"invalid job", fmt.Errorf("%w: two subtitles in de", transcode.ErrInvalidJob),
 			ReasonInputsMismatch, map[string]string{"detail": "two subtitles in de"}, []string{"do not fit together: two subtitles in de"}},
-		{"store read", &storeError{op: "reading the uploaded files", err: errors.New("connection refused")},
+		{"store read", &storeError{op: "read", err: errors.New("connection refused")},
 			ReasonStoreFailed, map[string]string{"op": "read", "detail": "connection refused"}, []string{"while reading the uploaded files (connection refused)"}},
-		{"store write", &storeError{op: "storing the converted files", err: errors.New("disk full")},
+		{"store write", &storeError{op: "write", err: errors.New("disk full")},
 			ReasonStoreFailed, map[string]string{"op": "write", "detail": "disk full"}, []string{"storing the converted files"}},
 		{"other", errors.New("temporary directory: no space"),
 			ReasonFailed, map[string]string{"detail": "temporary directory: no space"}, []string{"Processing failed: temporary directory: no space"}},

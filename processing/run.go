@@ -53,8 +53,23 @@ type run struct {
 }
 
 type inputName struct {
-	file string // the object's file name
-	what string // "the uploaded file", "the Turkish sound file", ...
+	file  string // the object's file name
+	input string // "source", "sound" or "subtitles" (reasons' input)
+	lang  string // of a sound file or subtitles
+}
+
+// what describes the input in English: "the uploaded file", "the Turkish
+// sound file", "the Arabic subtitles".
+func (n inputName) what() string {
+	switch n.input {
+	case "source":
+		return "the uploaded file"
+	case "sound":
+		return "the " + languageName(n.lang) + " sound file"
+	case "subtitles":
+		return "the " + languageName(n.lang) + " subtitles"
+	}
+	return "the file"
 }
 
 func (p *Processor) handle(ctx context.Context, job jobs.Job, progress func(float64)) error {
@@ -139,7 +154,7 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 	log := p.log.With("item", r.item, "job", r.job.ID, "attempt", r.job.Attempts)
 	mainLang, ok := sourceLanguage(it, r.source)
 	if !ok {
-		return &missingError{what: "the uploaded file", file: path.Base(r.source), gone: "is no longer part of the item"}
+		return &missingError{name: inputName{file: path.Base(r.source), input: "source"}, fromItem: true}
 	}
 	tmp, err := os.MkdirTemp(p.opt.TempDir, "portalo-processing-")
 	if err != nil {
@@ -158,7 +173,7 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 		name       inputName
 	}
 	mainLocal := filepath.Join(in, "source"+safeExt(r.source))
-	fetches := []fetch{{r.source, mainLocal, inputName{path.Base(r.source), "the uploaded file"}}}
+	fetches := []fetch{{r.source, mainLocal, inputName{file: path.Base(r.source), input: "source"}}}
 	job := transcode.Job{
 		Source: mainLocal, SourceLanguage: mainLang, OutDir: filepath.Join(tmp, "out"),
 		Threads: p.opt.Threads, NormalPriority: p.opt.NormalPriority,
@@ -176,7 +191,7 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 			continue
 		}
 		local := filepath.Join(in, "audio-"+l+safeExt(f.Key))
-		fetches = append(fetches, fetch{f.Key, local, inputName{path.Base(f.Key), "the " + languageName(l) + " sound file"}})
+		fetches = append(fetches, fetch{f.Key, local, inputName{file: path.Base(f.Key), input: "sound", lang: l}})
 		job.Audio = append(job.Audio, transcode.AudioInput{Language: l, Path: local})
 	}
 	for _, l := range catalog.Languages {
@@ -187,7 +202,7 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 			continue
 		}
 		local := filepath.Join(in, "subtitles-"+l+".vtt")
-		fetches = append(fetches, fetch{key, local, inputName{path.Base(key), "the " + languageName(l) + " subtitles"}})
+		fetches = append(fetches, fetch{key, local, inputName{file: path.Base(key), input: "subtitles", lang: l}})
 		job.Subtitles = append(job.Subtitles, transcode.SubtitleInput{Language: l, Path: local})
 	}
 	var total, done int64
@@ -195,10 +210,10 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 		r.names[f.local] = f.name
 		info, err := p.blobs.Stat(ctx, f.key)
 		if errors.Is(err, blob.ErrNotFound) {
-			return &missingError{what: f.name.what, file: f.name.file, gone: "is missing from the object store"}
+			return &missingError{name: f.name}
 		}
 		if err != nil {
-			return &storeError{op: "reading the uploaded files", err: err}
+			return &storeError{op: "read", err: err}
 		}
 		total += info.Size
 	}
@@ -207,7 +222,7 @@ func (r *run) process(ctx context.Context, it catalog.Item) error {
 			r.progress(progressFetched * float64(done+n) / float64(max(total, 1)))
 		})
 		if errors.Is(err, blob.ErrNotFound) {
-			return &missingError{what: f.name.what, file: f.name.file, gone: "is missing from the object store"}
+			return &missingError{name: f.name}
 		}
 		if err != nil {
 			return err
@@ -274,7 +289,7 @@ func (r *run) fetch(ctx context.Context, key, local string, report func(int64)) 
 		if errors.Is(err, blob.ErrNotFound) {
 			return 0, err
 		}
-		return 0, &storeError{op: "reading the uploaded files", err: err}
+		return 0, &storeError{op: "read", err: err}
 	}
 	defer rc.Close()
 	f, err := os.OpenFile(local, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -289,7 +304,7 @@ func (r *run) fetch(ctx context.Context, key, local string, report func(int64)) 
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		return n, &storeError{op: "reading the uploaded files", err: err}
+		return n, &storeError{op: "read", err: err}
 	}
 	return n, nil
 }
@@ -420,7 +435,7 @@ func (r *run) put(ctx context.Context, dir string, f transcode.File) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &storeError{op: "storing the converted files", err: err}
+		return &storeError{op: "write", err: err}
 	}
 	return nil
 }

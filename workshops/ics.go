@@ -65,7 +65,7 @@ func ICS(workshops []Workshop, lang string, baseURL string) []byte {
 	b.Line("PRODID:-//portalo//workshops//" + strings.ToUpper(cmp.Or(lang, "de")))
 	b.Line("CALSCALE:GREGORIAN")
 	b.Line("METHOD:PUBLISH")
-	b.Line("X-WR-CALNAME:" + escapeText(name))
+	b.Line("X-WR-CALNAME:" + ical.EscapeText(name))
 	b.Line("X-WR-TIMEZONE:Europe/Berlin")
 	for _, l := range berlinTimezone {
 		b.Line(l)
@@ -81,15 +81,15 @@ func ICS(workshops []Workshop, lang string, baseURL string) []byte {
 		common := func(start time.Time, minutes int) {
 			b.Line("DTSTART;TZID=Europe/Berlin:" + start.In(Berlin).Format(ical.LocalFormat))
 			b.Line(fmt.Sprintf("DURATION:PT%dM", minutes))
-			b.Line("SUMMARY;LANGUAGE=" + titleLang + ":" + escapeText(title))
+			b.Line("SUMMARY;LANGUAGE=" + titleLang + ":" + ical.EscapeText(title))
 			if desc != "" {
-				b.Line("DESCRIPTION;LANGUAGE=" + descLang + ":" + escapeText(desc))
+				b.Line("DESCRIPTION;LANGUAGE=" + descLang + ":" + ical.EscapeText(desc))
 			}
-			b.Line("CATEGORIES:" + escapeText(string(w.Topic)))
+			b.Line("CATEGORIES:" + ical.EscapeText(string(w.Topic)))
 			b.Line("URL:" + url)
 		}
-		uid := "UID:" + escapeText(w.ID) + "@portalo"
-		stamp := "DTSTAMP:" + w.UpdatedAt.UTC().Format(ical.UTCFormat)
+		uid := "UID:" + ical.EscapeText(w.ID) + "@portalo"
+		stamp := "DTSTAMP:" + ical.UTC(w.UpdatedAt)
 
 		b.Line("BEGIN:VEVENT")
 		b.Line(uid)
@@ -101,7 +101,7 @@ func ICS(workshops []Workshop, lang string, baseURL string) []byte {
 			// With a TZID start, UNTIL must be in UTC (RFC 5545 3.3.10):
 			// the end of the last day in Berlin.
 			end := time.Date(w.Until.Year, w.Until.Month, w.Until.Day, 23, 59, 59, 0, Berlin)
-			rule += ";UNTIL=" + end.UTC().Format(ical.UTCFormat)
+			rule += ";UNTIL=" + ical.UTC(end)
 		}
 		b.Line(rule)
 		for _, d := range exceptionDates(w) {
@@ -141,6 +141,3 @@ func exceptionDates(w Workshop) []Date {
 	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
 	return out
 }
-
-// escapeText escapes a TEXT value (RFC 5545 3.3.11); see ical.EscapeText.
-func escapeText(s string) string { return ical.EscapeText(s) }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	icaltext "portalo/internal/ical"
 	"slices"
 	"strings"
 	"testing"
@@ -632,7 +633,7 @@ func TestICSFoldingAndEscaping(t *testing.T) {
 			}
 		})
 	}
-	if got := escapeText("a,b;c\\d\r\ne\x07f\tg"); got != `a\,b\;c\\d\ne`+"f\tg" {
+	if got := icaltext.EscapeText("a,b;c\\d\r\ne\x07f\tg"); got != `a\,b\;c\\d\ne`+"f\tg" {
 		t.Fatalf("escapeText: %q", got)
 	}
 }
