@@ -19,6 +19,7 @@ import (
 
 	"portalo/accounts"
 	"portalo/courses"
+	"portalo/internal/slug"
 	"portalo/web/i18n"
 	"portalo/workshops"
 )
@@ -318,31 +319,13 @@ func (s *Server) courseICS(c *gin.Context) {
 	c.Data(http.StatusOK, "text/calendar; charset=utf-8", body)
 }
 
-// courseFileName is an ASCII name for the course's files: its German (or
-// other) title in lowercase letters and digits joined by hyphens.
+// courseFileName is an ASCII name for the course's files: the slug of
+// its German (or other) title.
 func courseFileName(co courses.Course) string {
-	title, _ := co.TitleIn("de")
-	repl := strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "Ä", "ae", "Ö", "oe", "Ü", "ue", "ß", "ss")
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(repl.Replace(title)) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-			dash = false
-		case !dash && b.Len() > 0:
-			b.WriteByte('-')
-			dash = true
-		}
-		if b.Len() >= 60 {
-			break
-		}
+	if name := (slug.Maker{Max: 60}).FromTitles(co.Title); name != "" {
+		return name
 	}
-	name := strings.Trim(b.String(), "-")
-	if name == "" {
-		return "course-" + co.ID
-	}
-	return name
+	return "course-" + co.ID
 }
 
 // The roster.
@@ -409,15 +392,16 @@ func (s *Server) rosterRows(c *gin.Context, r courses.Roster) (booked, waiting [
 		}
 		return rr, nil
 	}
+	bookedLabel, waitingLabel := l.T("CourseRosterBooked"), l.T("CourseRosterWaiting")
 	for i, e := range r.Booked {
-		rr, err := row(e, l.T("CourseStatusBooked"), i+1)
+		rr, err := row(e, bookedLabel, i+1)
 		if err != nil {
 			return nil, nil, err
 		}
 		booked = append(booked, rr)
 	}
 	for i, e := range r.Waiting {
-		rr, err := row(e, l.T("CourseStatusWaitingShort"), i+1)
+		rr, err := row(e, waitingLabel, i+1)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,6 +28,9 @@ const DefaultMediaCacheBytes = 128 << 20
 
 // maxCachedFile bounds one file in the cache (and at most an eighth of it).
 const maxCachedFile = 16 << 20
+
+// loadTimeout bounds loading one file into the cache.
+const loadTimeout = time.Minute
 
 // tooLargeCost is what remembering that a file is too large costs.
 const tooLargeCost = 256
@@ -44,6 +48,7 @@ type mediaCache struct {
 
 	mu      sync.Mutex
 	used    int64
+	reading int64      // bytes of loads in progress, not in used yet
 	lru     *list.List // of *cachedFile, most recent first
 	entries map[string]*list.Element
 	loading map[string]*cacheLoad
@@ -58,6 +63,7 @@ type cachedFile struct {
 	key  string
 	info blob.Info
 	data []byte
+	busy bool // not read: other loads held the memory; not kept
 }
 
 func (f *cachedFile) cost() int64 {
@@ -70,9 +76,10 @@ func (f *cachedFile) cost() int64 {
 // cacheLoad is a load in progress, which other requests for the key wait
 // for instead of asking the store again.
 type cacheLoad struct {
-	done chan struct{}
-	file *cachedFile
-	err  error
+	done    chan struct{}
+	waiting int // requests waiting for it; c.mu
+	file    *cachedFile
+	err     error
 }
 
 // newMediaCache returns a cache of maxBytes (nil when maxBytes ≤ 0), its
@@ -95,13 +102,18 @@ func newMediaCache(maxBytes int64, reg prometheus.Registerer) (*mediaCache, erro
 			Name: "portalo_media_cache_bytes", Help: "Bytes of media files held in memory.",
 		}),
 	}
-	for _, col := range []prometheus.Collector{c.requests, c.bytes} {
-		if err := reg.Register(col); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				return nil, fmt.Errorf("web: media cache metrics: %w", err)
-			}
-		}
+	// A second cache on one registry (tests) reports through the first
+	// one's collectors.
+	var already prometheus.AlreadyRegisteredError
+	if err := reg.Register(c.requests); errors.As(err, &already) {
+		c.requests = already.ExistingCollector.(*prometheus.CounterVec)
+	} else if err != nil {
+		return nil, fmt.Errorf("web: media cache metrics: %w", err)
+	}
+	if err := reg.Register(c.bytes); errors.As(err, &already) {
+		c.bytes = already.ExistingCollector.(prometheus.Gauge)
+	} else if err != nil {
+		return nil, fmt.Errorf("web: media cache metrics: %w", err)
 	}
 	return c, nil
 }
@@ -119,6 +131,7 @@ func (c *mediaCache) get(ctx context.Context, objects blob.Store, key string) (*
 		return f, nil
 	}
 	if l, ok := c.loading[key]; ok {
+		l.waiting++
 		c.mu.Unlock()
 		select {
 		case <-l.done:
@@ -134,10 +147,14 @@ func (c *mediaCache) get(ctx context.Context, objects blob.Store, key string) (*
 	c.loading[key] = l
 	c.mu.Unlock()
 
-	l.file, l.err = c.load(ctx, objects, key)
+	// Others wait for this load: it must not end because this request's
+	// client went away (players cancel segment requests when they seek).
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+	l.file, l.err = c.load(lctx, objects, key)
+	cancel()
 	c.mu.Lock()
 	delete(c.loading, key)
-	if l.err == nil {
+	if l.err == nil && !l.file.busy {
 		c.add(l.file)
 	}
 	c.mu.Unlock()
@@ -166,6 +183,22 @@ func (c *mediaCache) load(ctx context.Context, objects blob.Store, key string) (
 	if info.Size > c.maxFile {
 		return &cachedFile{key: key, info: info}, nil
 	}
+	// The files being read count against the cache's size too: many
+	// misses at once must not each take up to maxFile.
+	c.mu.Lock()
+	busy := c.reading+info.Size > c.maxBytes
+	if !busy {
+		c.reading += info.Size
+	}
+	c.mu.Unlock()
+	if busy {
+		return &cachedFile{key: key, info: info, busy: true}, nil
+	}
+	defer func() {
+		c.mu.Lock()
+		c.reading -= info.Size
+		c.mu.Unlock()
+	}()
 	data := make([]byte, info.Size)
 	if _, err := io.ReadFull(r, data); err != nil {
 		return nil, fmt.Errorf("web: reading %s for the media cache: %w", key, err)

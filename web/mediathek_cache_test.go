@@ -213,3 +213,77 @@ func TestMediathekCachedFiles(t *testing.T) {
 		}
 	})
 }
+
+// gatedStore holds every Open until gate is closed.
+type gatedStore struct {
+	blob.Store
+	gate chan struct{}
+}
+
+func (s *gatedStore) Open(ctx context.Context, key string) (io.ReadSeekCloser, blob.Info, error) {
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return nil, blob.Info{}, ctx.Err()
+	}
+	return s.Store.Open(ctx, key)
+}
+
+// TestMediaCacheLoadOutlivesItsRequest: the request that loads a file
+// goes away (a player cancels a segment request when the viewer seeks);
+// the requests waiting for the same file still get it.
+func TestMediaCacheLoadOutlivesItsRequest(t *testing.T) {
+	dir, err := dirblob.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "media/a/out/r/seg0.ts"
+	want := bytes.Repeat([]byte{7}, 1000)
+	if _, err := dir.Put(context.Background(), key, bytes.NewReader(want), int64(len(want)), "video/mp2t"); err != nil {
+		t.Fatal(err)
+	}
+	st := &gatedStore{Store: dir, gate: make(chan struct{})}
+	c, err := newMediaCache(1<<20, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderCtx, leave := context.WithCancel(context.Background())
+	leaderDone := make(chan struct{})
+	go func() {
+		defer close(leaderDone)
+		_, _ = c.get(leaderCtx, st, key)
+	}()
+	for { // wait until the leader's load is under way
+		c.mu.Lock()
+		loading := c.loading[key] != nil
+		c.mu.Unlock()
+		if loading {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	got := make(chan *cachedFile, 1)
+	go func() {
+		f, err := c.get(context.Background(), st, key)
+		if err != nil {
+			t.Errorf("waiting request: %v", err)
+		}
+		got <- f
+	}()
+	for { // wait until the second request waits for the leader's load
+		c.mu.Lock()
+		waiting := c.loading[key] != nil && c.loading[key].waiting > 0
+		c.mu.Unlock()
+		if waiting {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	leave()
+	time.Sleep(20 * time.Millisecond)
+	close(st.gate)
+	<-leaderDone
+	if f := <-got; f == nil || !bytes.Equal(f.data, want) {
+		t.Fatal("the waiting request did not get the file")
+	}
+}

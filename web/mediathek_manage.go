@@ -192,6 +192,8 @@ func (m *mediathek) managePage(c *gin.Context) {
 	m.s.render(c, status, "mediathek_manage", p)
 }
 
+// categoryLabels are the message IDs of the document categories' names,
+// for editors and for the multipliers' materials alike.
 var categoryLabels = map[catalog.DocumentCategory]string{
 	catalog.CategoryPromotional: "MediathekCategoryPromotional",
 	catalog.CategoryProject:     "MediathekCategoryProject",

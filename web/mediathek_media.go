@@ -216,7 +216,14 @@ func (o *objectServer) serveObject(c *gin.Context, key string, resp objectRespon
 		}
 	}
 	if rr, ok := o.objects.(rangeReader); ok && !ranged {
-		r, info, ranged = openRanged(ctx, rr, c.Request, key)
+		var obj *rangedObject
+		obj, info, ranged, err = openRanged(ctx, rr, c.Request, key)
+		if err != nil {
+			return servedObject{}, err
+		}
+		if ranged {
+			r = obj
+		}
 	}
 	if !ranged {
 		r, info, err = o.objects.Open(ctx, key)

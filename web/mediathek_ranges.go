@@ -7,6 +7,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -33,19 +34,25 @@ const drainLimit = 64 << 10
 // not one it handles (several ranges, a malformed Range, HEAD) or the
 // store answered with an error: the caller then opens the object as usual,
 // which gives the right answer (416, 404) for those cases.
-func openRanged(ctx context.Context, rr rangeReader, req *http.Request, key string) (*rangedObject, blob.Info, bool) {
-	if req.Method != http.MethodGet {
-		return nil, blob.Info{}, false
+func openRanged(ctx context.Context, rr rangeReader, req *http.Request, key string) (*rangedObject, blob.Info, bool, error) {
+	if req.Method != http.MethodGet || req.Header.Get("If-None-Match") != "" || req.Header.Get("If-Modified-Since") != "" {
+		// HEAD reads no body; a conditional GET mostly ends in 304.
+		return nil, blob.Info{}, false, nil
 	}
 	first, last, ok := singleRange(req.Header.Get("Range"))
 	if !ok {
-		return nil, blob.Info{}, false
+		return nil, blob.Info{}, false, nil
 	}
 	body, offset, info, err := rr.ReadRange(ctx, key, first, last)
-	if err != nil {
-		return nil, blob.Info{}, false
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, blob.Info{}, false, err
 	}
-	return &rangedObject{ctx: ctx, rr: rr, key: key, size: info.Size, body: body, bodyAt: offset}, info, true
+	if err != nil {
+		// A range the object does not have, say: Open and ServeContent
+		// answer it (416).
+		return nil, blob.Info{}, false, nil
+	}
+	return &rangedObject{ctx: ctx, rr: rr, key: key, size: info.Size, body: body, bodyAt: offset}, info, true, nil
 }
 
 // singleRange parses a Range header of one byte range into ReadRange's

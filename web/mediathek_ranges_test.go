@@ -87,9 +87,9 @@ func TestRangedObject(t *testing.T) {
 			for k, v := range tc.hdr {
 				req.Header.Set(k, v)
 			}
-			o, info, ok := openRanged(context.Background(), rr, req, "k")
-			if !ok {
-				t.Fatal("openRanged refused the request")
+			o, info, ok, err := openRanged(context.Background(), rr, req, "k")
+			if err != nil || !ok {
+				t.Fatalf("openRanged refused the request: %v", err)
 			}
 			w := httptest.NewRecorder()
 			w.Header().Set("ETag", `"`+info.ETag+`"`)
@@ -113,7 +113,7 @@ func TestRangedObject(t *testing.T) {
 		}(),
 		httptest.NewRequest(http.MethodHead, "/f", nil),
 	} {
-		if _, _, ok := openRanged(context.Background(), &bytesRanges{data: data}, req, "k"); ok {
+		if _, _, ok, _ := openRanged(context.Background(), &bytesRanges{data: data}, req, "k"); ok {
 			t.Errorf("openRanged took %s %v", req.Method, req.Header)
 		}
 	}

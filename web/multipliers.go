@@ -172,16 +172,6 @@ func (s *Server) multipliersHome(c *gin.Context) {
 
 // The materials.
 
-// docCategoryLabels are the message IDs of the document categories' names.
-var docCategoryLabels = map[catalog.DocumentCategory]string{
-	catalog.CategoryPromotional: "MultipliersCategoryPromotional",
-	catalog.CategoryProject:     "MultipliersCategoryProject",
-	catalog.CategoryGuide:       "MultipliersCategoryGuide",
-	catalog.CategoryForm:        "MultipliersCategoryForm",
-	catalog.CategoryReport:      "MultipliersCategoryReport",
-	catalog.CategoryOther:       "MultipliersCategoryOther",
-}
-
 // materialsFilter is what the materials page is asked for.
 type materialsFilter struct {
 	Q, Category, Topic, Language string
@@ -325,7 +315,7 @@ func (s *Server) multipliersMaterials(c *gin.Context) {
 	}
 	d.Categories = []option{{Value: "", Label: l.T("MultipliersFilterAll")}}
 	for _, cat := range catalog.DocumentCategories {
-		d.Categories = append(d.Categories, option{Value: string(cat), Label: label(l, docCategoryLabels, cat), Selected: string(cat) == f.Category})
+		d.Categories = append(d.Categories, option{Value: string(cat), Label: label(l, categoryLabels, cat), Selected: string(cat) == f.Category})
 	}
 	d.Topics = []option{{Value: "", Label: l.T("MultipliersFilterAll")}}
 	for _, t := range catalog.Topics {
@@ -339,7 +329,7 @@ func (s *Server) multipliersMaterials(c *gin.Context) {
 		for _, it := range res.Items {
 			doc := document{ID: it.ID, Title: titleText(l, it), Topic: label(l, mediaTopicLabels, it.Topic), Version: it.DocVersion}
 			if it.Category != "" {
-				doc.Category = label(l, docCategoryLabels, it.Category)
+				doc.Category = label(l, categoryLabels, it.Category)
 			}
 			desc, lang := it.DescriptionIn(l.Lang.Code)
 			doc.Description = pickText(l, desc, lang)

@@ -342,11 +342,8 @@ func (s *Server) adminApprove(c *gin.Context) {
 }
 
 func (s *Server) adminDecline(c *gin.Context) {
-	a, err := s.cfg.Accounts.DeclineMultiplier(c.Request.Context(), c.Param("id"))
-	if err == nil {
-		err = s.revokeFeedOfFormer(c.Request.Context(), a)
-	}
-	if err != nil {
+	// Declining a request takes no role away: no feed token to revoke.
+	if _, err := s.cfg.Accounts.DeclineMultiplier(c.Request.Context(), c.Param("id")); err != nil {
 		s.failWith(c, err)
 		return
 	}

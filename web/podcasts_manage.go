@@ -229,26 +229,15 @@ func (p *podcastSite) renderEdit(c *gin.Context, status int, sr podcasts.Series,
 			p.failPodcast(c, err)
 			return
 		}
-		ids := make([]string, 0, len(eps))
-		for _, it := range eps {
-			ids = append(ids, it.ID)
-		}
-		var totals map[string]int64
-		if p.counts != nil && len(ids) > 0 {
-			if totals, err = p.counts.Totals(ctx, ids); err != nil {
-				p.failPodcast(c, err)
-				return
-			}
-		}
 		for _, it := range eps {
 			r := newEpisodeRow(l, sr, it)
-			r.Downloads = totals[it.ID]
 			if p.counts != nil {
 				st, err := p.counts.Stats(ctx, it.ID, statsDays)
 				if err != nil {
 					p.failPodcast(c, err)
 					return
 				}
+				r.Downloads = st.Total
 				for _, d := range st.Days {
 					r.Last30 += d.Downloads
 				}
@@ -269,13 +258,23 @@ func (p *podcastSite) restrictEpisodes(ctx context.Context, seriesID string) err
 		return err
 	}
 	for _, it := range eps {
-		if it.Audience == catalog.AudienceMultipliers {
-			continue
-		}
-		m := it.Meta
-		m.Audience = catalog.AudienceMultipliers
-		if _, err := p.cat.Update(ctx, it.ID, it.Revision, m); err != nil {
-			return fmt.Errorf("web: episode %s into the series for multipliers: %w", it.ID, err)
+		// An editor saving the episode meanwhile: read it again and retry.
+		for try := 0; it.Audience != catalog.AudienceMultipliers; try++ {
+			m := it.Meta
+			m.Audience = catalog.AudienceMultipliers
+			_, err := p.cat.Update(ctx, it.ID, it.Revision, m)
+			if errors.Is(err, catalog.ErrConflict) && try < 3 {
+				if it, err = p.cat.Get(it.ID); err == nil {
+					continue
+				}
+			}
+			if errors.Is(err, catalog.ErrNotFound) {
+				break // deleted meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("web: episode %s into the series for multipliers: %w", it.ID, err)
+			}
+			break
 		}
 	}
 	return nil
@@ -416,7 +415,7 @@ func (p *podcastSite) putCover(ctx context.Context, seriesID string, cv *coverUp
 func (p *podcastSite) failForm(c *gin.Context, sr podcasts.Series, err error) {
 	status, pr := p.explainSeries(c, firstInputError(err))
 	if status >= 500 || status == http.StatusNotFound {
-		p.s.failWith(c, err)
+		p.failPodcast(c, err) // a series deleted meanwhile is a 404
 		return
 	}
 	p.renderEdit(c, status, sr, &pr)
@@ -492,6 +491,9 @@ func (p *podcastSite) saveSeries(c *gin.Context) {
 		p.failForm(c, posted, err)
 		return
 	}
+	// The series is saved (a form error stops before here); an episode an
+	// editor saves meanwhile is read again (restrictEpisodes), and a store
+	// failure leaves the change to the next save.
 	if m.Audience == podcasts.AudienceMultipliers {
 		if err := p.restrictEpisodes(ctx, old.ID); err != nil {
 			p.s.failWith(c, err)

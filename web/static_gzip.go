@@ -1,7 +1,7 @@
 package web
 
 // Static assets in gzip: the scripts and style sheets (hls.js alone is
-// 600 KB) are compressed once when the server starts and sent compressed
+// 600 KB) are compressed once, on their first request, and sent compressed
 // to every browser that accepts gzip, which is nearly all; a slow phone
 // link then loads a quarter of the bytes.
 
