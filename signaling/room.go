@@ -326,7 +326,7 @@ func (r *room) moderate(p *participant, m inbound) error {
 	}
 	var peer MediaPeer
 	var rights *media.Rights
-	var closeTarget *conn
+	var closeTarget, rightsTo *conn
 	switch m.Action {
 	case "grant", "revoke":
 		on := m.Action == "grant"
@@ -337,11 +337,7 @@ func (r *room) moderate(p *participant, m inbound) error {
 			t.pub.Video = on
 		}
 		rights = &media.Rights{Audio: t.pub.Audio, Video: t.pub.Video}
-		peer = t.peer
-		if t.conn != nil {
-			a, v := t.pub.Audio, t.pub.Video
-			t.conn.enqueue(outbound{Type: "rights", Audio: &a, Video: &v})
-		}
+		peer, rightsTo = t.peer, t.conn
 		r.announceLocked(t)
 	case "mute":
 		if t.conn != nil {
@@ -360,6 +356,11 @@ func (r *room) moderate(p *participant, m inbound) error {
 	r.mu.Unlock()
 	if rights != nil && peer != nil {
 		peer.SetRights(*rights)
+	}
+	// The participant learns of new rights once the SFU applies them: a
+	// revoked microphone is off before the page says so.
+	if rights != nil && rightsTo != nil {
+		rightsTo.enqueue(outbound{Type: "rights", Audio: &rights.Audio, Video: &rights.Video})
 	}
 	if closeTarget != nil {
 		closeTarget.leaving()
