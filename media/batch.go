@@ -2,8 +2,10 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,14 +40,17 @@ type batchConn struct {
 	}
 	gso atomic.Bool
 
+	closed atomic.Bool
+
 	mu      sync.Mutex // the fields below
 	dests   map[netip.AddrPort]*destQueue
 	dirty   []*destQueue // queues with packets, in order of first packet
-	queued  int          // bytes queued
 	timer   *time.Timer
 	armed   bool
-	closed  bool
 	flushes uint64 // also the generation of destQueue.used
+
+	freeMu sync.Mutex // the free list (taken last, never held with another lock taken after it)
+	free   [][]byte   // buffers of sent packets, for the queues' next ones
 
 	sendMu sync.Mutex // one flush at a time; the fields below
 	out    []*destQueue
@@ -62,24 +67,43 @@ type batchStats struct {
 }
 
 // destQueue is the packets waiting for one destination, back to back,
-// and the ones being sent (a flush swaps the two, so that writers go on
-// while it sends and no buffer is ever allocated again).
+// and the ones being sent: a flush takes the buffer, so that writers go
+// on while it sends, and gives it back to the batcher's free list after
+// sending; a queue takes a buffer from there with its next packet. A
+// receiver so holds one buffer at most times, not two, and none once
+// it is idle. Each queue has its own lock: the fan-out shards write to
+// different receivers at the same time.
 type destQueue struct {
-	addr      netip.AddrPort
-	uaddr     *net.UDPAddr
-	buf       []byte
-	sizes     []int
+	addr  netip.AddrPort
+	uaddr *net.UDPAddr
+
+	mu     sync.Mutex // the fields below
+	buf    []byte     // nil when empty
+	sizes  []int
+	listed bool // on batchConn.dirty
+
 	sendBuf   []byte // sendMu
 	sendSizes []int  // sendMu
-	used      uint64 // flush count when it last had packets
+	used      uint64 // b.mu: flush count when it last had packets
+	holders   int    // b.mu; see hold
 }
+
+// rtpFiller writes one RTP packet into dst (capacity maxRTPSize, length
+// 0) and returns it; enqueueFilled queues it without a copy.
+type rtpFiller interface {
+	fillRTP(dst []byte) ([]byte, error)
+}
+
+// maxRTPSize is the largest RTP packet the batcher queues.
+const maxRTPSize = 1500
 
 const (
 	// flushDelay bounds how long an RTP packet waits for a flush.
 	flushDelay = 10 * time.Millisecond
-	// maxQueuedBytes flushes early when this much is queued: room for one
-	// video frame (about 6 kB at 1.5 Mbit/s) to a thousand receivers.
-	maxQueuedBytes = 8 << 20
+	// maxQueueBytes flushes early when one destination has this much
+	// queued (a keyframe, say): it bounds each receiver's buffer, without
+	// a shared counter every packet would have to update.
+	maxQueueBytes = 64 << 10
 	// maxSegments and maxGSOBytes bound one GSO message (the kernel
 	// allows 64 segments and 64 KiB).
 	maxSegments = 32
@@ -118,35 +142,126 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 }
 
 func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
-	if !isRTP(p) || len(p) > 1500 {
+	if !isRTP(p) || len(p) > maxRTPSize {
 		return b.UDPConn.WriteToUDPAddrPort(p, addr)
 	}
 	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return 0, net.ErrClosed
-	}
 	q := b.dests[addr]
 	if q == nil {
-		q = &destQueue{addr: addr, uaddr: net.UDPAddrFromAddrPort(addr)}
-		b.dests[addr] = q
-	}
-	if len(q.sizes) == 0 {
-		b.dirty = append(b.dirty, q)
-	}
-	q.buf = append(q.buf, p...)
-	q.sizes = append(q.sizes, len(p))
-	b.queued += len(p)
-	full := b.queued >= maxQueuedBytes
-	if !b.armed && !full {
-		b.armed = true
-		b.timer.Reset(flushDelay)
+		q = b.newQueueLocked(addr)
 	}
 	b.mu.Unlock()
+	return b.enqueue(q, p)
+}
+
+// newQueueLocked adds the queue of a destination. b.mu held.
+func (b *batchConn) newQueueLocked(addr netip.AddrPort) *destQueue {
+	q := &destQueue{addr: addr, uaddr: net.UDPAddrFromAddrPort(addr)}
+	b.dests[addr] = q
+	return q
+}
+
+// hold returns the queue of addr and keeps it until release, for a writer
+// that sends to one destination many times (the SFU's own SRTP writer):
+// it saves a map lookup a packet.
+func (b *batchConn) hold(addr netip.AddrPort) *destQueue {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.dests[addr]
+	if q == nil {
+		q = b.newQueueLocked(addr)
+	}
+	q.holders++
+	return q
+}
+
+// release gives back a queue from hold.
+func (b *batchConn) release(q *destQueue) {
+	b.mu.Lock()
+	q.holders--
+	b.mu.Unlock()
+}
+
+// enqueue queues a copy of the RTP packet p for q.
+func (b *batchConn) enqueue(q *destQueue, p []byte) (int, error) {
+	if err := b.lockQueue(q); err != nil {
+		return 0, err
+	}
+	q.buf = append(q.buf, p...)
+	return b.queuedLocked(q, len(p))
+}
+
+// enqueueFilled queues for q the packet f writes straight into the queue.
+func (b *batchConn) enqueueFilled(q *destQueue, f rtpFiller) (int, error) {
+	if err := b.lockQueue(q); err != nil {
+		return 0, err
+	}
+	off := len(q.buf)
+	q.buf = slices.Grow(q.buf, maxRTPSize)
+	p, err := f.fillRTP(q.buf[off : off : off+maxRTPSize])
+	if err != nil || len(p) == 0 || len(p) > maxRTPSize {
+		q.buf = q.buf[:off]
+		q.mu.Unlock()
+		if err == nil {
+			err = fmt.Errorf("media: RTP packet of %d bytes", len(p))
+		}
+		return 0, err
+	}
+	if &p[0] == &q.buf[off : off+1][0] {
+		q.buf = q.buf[:off+len(p)]
+	} else {
+		q.buf = append(q.buf[:off], p...) // the filler had to allocate
+	}
+	return b.queuedLocked(q, len(p))
+}
+
+// lockQueue locks q for a packet and gives it a buffer if it has none.
+func (b *batchConn) lockQueue(q *destQueue) error {
+	if b.closed.Load() {
+		return net.ErrClosed
+	}
+	q.mu.Lock()
+	if q.buf == nil {
+		q.buf = b.freeBuffer()
+	}
+	return nil
+}
+
+// freeBuffer returns an empty buffer from the free list, or a new one.
+func (b *batchConn) freeBuffer() []byte {
+	b.freeMu.Lock()
+	defer b.freeMu.Unlock()
+	if n := len(b.free); n > 0 {
+		buf := b.free[n-1]
+		b.free[n-1] = nil
+		b.free = b.free[:n-1]
+		return buf[:0]
+	}
+	return make([]byte, 0, 8<<10)
+}
+
+// queuedLocked records a packet of n bytes just appended to q.buf,
+// unlocks q.mu, lists q for the next flush and flushes early when much
+// is queued.
+func (b *batchConn) queuedLocked(q *destQueue, n int) (int, error) {
+	q.sizes = append(q.sizes, n)
+	list := !q.listed
+	q.listed = true
+	full := len(q.buf) >= maxQueueBytes
+	q.mu.Unlock()
+	if list {
+		b.mu.Lock()
+		b.dirty = append(b.dirty, q)
+		if !b.armed {
+			b.armed = true
+			b.timer.Reset(flushDelay)
+		}
+		b.mu.Unlock()
+	}
 	if full {
 		b.Flush()
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
@@ -171,18 +286,20 @@ func (b *batchConn) Flush() {
 	b.dirty = b.dirty[:0]
 	b.flushes++
 	for _, q := range b.out {
-		q.buf, q.sendBuf = q.sendBuf[:0], q.buf
+		q.mu.Lock()
+		q.buf, q.sendBuf = nil, q.buf
 		q.sizes, q.sendSizes = q.sendSizes[:0], q.sizes
+		q.listed = false
+		q.mu.Unlock()
 		q.used = b.flushes
 	}
-	b.queued = 0
 	if b.armed {
 		b.armed = false
 		b.timer.Stop()
 	}
 	if b.flushes%pruneEvery == 0 {
 		for a, q := range b.dests {
-			if b.flushes-q.used > pruneEvery {
+			if b.flushes-q.used > pruneEvery && q.holders == 0 {
 				delete(b.dests, a)
 			}
 		}
@@ -190,6 +307,16 @@ func (b *batchConn) Flush() {
 	b.mu.Unlock()
 
 	b.send()
+	// The sent buffers go to the free list, as many as there are
+	// destinations at most; the rest to the garbage collector.
+	b.freeMu.Lock()
+	for _, q := range b.out {
+		if q.sendBuf != nil && len(b.free) < len(b.out)+16 {
+			b.free = append(b.free, q.sendBuf)
+		}
+		q.sendBuf = nil
+	}
+	b.freeMu.Unlock()
 	clear(b.out)
 }
 
@@ -303,8 +430,8 @@ func (b *batchConn) Stats() batchStats {
 // Close sends what is queued and closes the socket.
 func (b *batchConn) Close() error {
 	b.Flush()
+	b.closed.Store(true)
 	b.mu.Lock()
-	b.closed = true
 	b.timer.Stop()
 	b.mu.Unlock()
 	return b.UDPConn.Close()

@@ -2,8 +2,10 @@ package media
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -167,4 +169,119 @@ func TestIsRTP(t *testing.T) {
 			t.Errorf("isRTP(%x) = %v, want %v", tc.b[:2], got, tc.want)
 		}
 	}
+}
+
+// testFiller writes p in place, or in a buffer of its own (alloc), or
+// fails.
+type testFiller struct {
+	p     []byte
+	alloc bool
+	err   error
+}
+
+func (f testFiller) fillRTP(dst []byte) ([]byte, error) {
+	if f.err != nil {
+		return append(dst, 0x80, 96), f.err // a half-written packet
+	}
+	if f.alloc {
+		return append([]byte(nil), f.p...), nil
+	}
+	return append(dst, f.p...), nil
+}
+
+// TestBatchConnFilledPackets checks the in-place queue of the SFU's own
+// SRTP writer: packets written into the queue, or in a buffer of the
+// writer's own, arrive in order among copied ones; a failed write leaves
+// nothing behind; writers on several goroutines and flushes in between
+// lose nothing (run with -race).
+func TestBatchConnFilledPackets(t *testing.T) {
+	b := newBatchConn(listenUDP(t))
+	dst := listenUDP(t)
+	q := b.hold(dst.LocalAddr().(*net.UDPAddr).AddrPort())
+	defer b.release(q)
+	want := [][]byte{rtpLike(1200, 1), rtpLike(1200, 2), rtpLike(900, 3), rtpLike(120, 4)}
+	if _, err := b.enqueueFilled(q, testFiller{p: want[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.enqueueFilled(q, testFiller{err: errors.New("no keys")}); err == nil {
+		t.Fatal("a failing filler queued a packet")
+	}
+	if _, err := b.enqueueFilled(q, testFiller{p: want[1], alloc: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.enqueue(q, want[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.enqueueFilled(q, testFiller{p: want[3]}); err != nil {
+		t.Fatal(err)
+	}
+	b.Flush()
+	got := readAll(t, dst, len(want))
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("datagram %d: %d bytes, want %d", i, len(got[i]), len(want[i]))
+		}
+	}
+
+	// Two writers, each to its own receivers, and flushes meanwhile.
+	const perWriter, packets = 4, 200
+	var dsts []*net.UDPConn
+	var qs []*destQueue
+	for range 2 * perWriter {
+		d := listenUDP(t)
+		_ = d.SetReadBuffer(1 << 20)
+		dsts = append(dsts, d)
+		qs = append(qs, b.hold(d.LocalAddr().(*net.UDPAddr).AddrPort()))
+	}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range packets {
+				for _, q := range qs[w*perWriter : (w+1)*perWriter] {
+					if _, err := b.enqueueFilled(q, testFiller{p: rtpLike(200, byte(i))}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if i%10 == 9 {
+					b.Flush()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.Flush()
+	for _, d := range dsts {
+		for i, p := range readAll(t, d, packets) {
+			if p[2] != byte(i) {
+				t.Fatalf("datagram %d carries packet %d", i, p[2])
+			}
+		}
+	}
+}
+
+// TestBatchConnFlushesAFullQueue: a destination with maxQueueBytes queued
+// (a keyframe burst) is sent at once, without waiting for a flush.
+func TestBatchConnFlushesAFullQueue(t *testing.T) {
+	b := newBatchConn(listenUDP(t))
+	// No timer flush during the test: the timer counts as armed, and is not.
+	b.mu.Lock()
+	b.armed = true
+	b.timer.Stop()
+	b.mu.Unlock()
+	dst := listenUDP(t)
+	_ = dst.SetReadBuffer(1 << 20)
+	to := dst.LocalAddr().(*net.UDPAddr).AddrPort()
+	n := maxQueueBytes/1000 + 1
+	for i := range n {
+		if _, err := b.WriteToAddrPort(rtpLike(1000, byte(i)), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.Stats(); st.Packets != uint64(n) {
+		t.Fatalf("%d of %d packets sent without a flush", st.Packets, n)
+	}
+	readAll(t, dst, n)
 }

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -26,15 +28,25 @@ import (
 // (a power of two): about 2 s of a 2.5 Mbit/s layer.
 const cacheSize = 512
 
+// inPacket is a published packet and when it arrived (unix ns). A
+// retransmission carries the abs-send-time of the first sending, so that
+// it is the same packet again, byte for byte: SRTP encrypts it with the
+// same nonce, and AES-GCM must never see one nonce with two different
+// packets.
+type inPacket struct {
+	rtp.Packet
+	at int64
+}
+
 // layerCache keeps a published layer's recent packets by sequence number.
 // The layer's reader stores, any goroutine loads.
 type layerCache struct {
-	pkts [cacheSize]atomic.Pointer[rtp.Packet]
+	pkts [cacheSize]atomic.Pointer[inPacket]
 }
 
-func (c *layerCache) put(p *rtp.Packet) { c.pkts[p.SequenceNumber%cacheSize].Store(p) }
+func (c *layerCache) put(p *inPacket) { c.pkts[p.SequenceNumber%cacheSize].Store(p) }
 
-func (c *layerCache) get(seq uint16) *rtp.Packet {
+func (c *layerCache) get(seq uint16) *inPacket {
 	p := c.pkts[seq%cacheSize].Load()
 	if p == nil || p.SequenceNumber != seq {
 		return nil
@@ -69,8 +81,13 @@ type localTrack struct {
 	stream  webrtc.TrackLocalWriter
 	abs     [3]byte
 	ext     [1]rtp.Extension
-	hdr     rtp.Header // scratch for write
-	packets uint32     // for sender reports
+	hdr     rtp.Header    // scratch for write
+	srtp    *srtp.Context // the SFU's own SRTP context (srtpout.go), nil until the keys are known
+	plain   rtp.Packet    // scratch: the packet to encrypt
+	parsed  rtp.Header    // scratch for the SRTP context
+	scratch []byte        // for fillRTP when the packet goes through Pion
+	packets uint32        // for sender reports
+	ownSRTP uint32        // packets sent by the SFU's own SRTP writer
 	octets  uint32
 	lastTS  uint32
 	lastAt  time.Time
@@ -104,6 +121,10 @@ func (t *localTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamete
 		}
 	}
 	t.mu.Lock()
+	if uint32(ctx.SSRC()) != t.ssrc {
+		// A new stream: counts (and SRTP's first packet) start again.
+		t.packets, t.octets, t.ownSRTP, t.lastAt = 0, 0, 0, time.Time{}
+	}
 	t.bound, t.ssrc, t.pt, t.absID, t.stream = true, uint32(ctx.SSRC()), uint8(codec.PayloadType), absID, ctx.WriteStream()
 	t.mu.Unlock()
 	t.dt.bound.Store(true)
@@ -160,7 +181,7 @@ func (t *localTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now time.Time
 		h.Extensions = t.ext[:0] // no allocation: SetExtension appends here
 		_ = h.SetExtension(t.absID, t.abs[:])
 	}
-	if _, err := t.stream.WriteRTP(h, pkt.Payload); err != nil {
+	if err := t.send(h, pkt.Payload); err != nil {
 		return
 	}
 	t.packets++
@@ -168,6 +189,72 @@ func (t *localTrack) write(pkt *rtp.Packet, seq uint16, ts uint32, now time.Time
 	if int32(ts-t.lastTS) > 0 || t.lastAt.IsZero() {
 		t.lastTS, t.lastAt = ts, now
 	}
+}
+
+// send encrypts and queues one packet: itself when the receiver is on
+// the SFU's UDP port, else through Pion (see srtpout.go). t.mu held.
+func (t *localTrack) send(h *rtp.Header, payload []byte) error {
+	recv := t.dt.recv
+	if t.srtp == nil {
+		if k := recv.downKeys.Load(); k != nil {
+			ctx, err := k.newContext()
+			if err != nil {
+				return err
+			}
+			t.srtp = ctx
+		}
+	}
+	q := recv.downQueue.Load()
+	own, runOwn := srtpPaths(h.SequenceNumber, q != nil && t.srtp != nil, t.packets == 0)
+	if own {
+		t.plain.Header, t.plain.Payload = *h, payload
+		_, err := recv.sfu.batch.enqueueFilled(q, t)
+		t.plain.Payload = nil
+		if err == nil {
+			t.ownSRTP++
+		}
+		return err
+	}
+	if _, err := t.stream.WriteRTP(h, payload); err != nil {
+		return err
+	}
+	if runOwn && t.srtp != nil {
+		// Only to keep the context's ROC in step.
+		t.plain.Header, t.plain.Payload = *h, payload
+		if cap(t.scratch) < maxRTPSize {
+			t.scratch = make([]byte, maxRTPSize)
+		}
+		_, _ = t.fillRTP(t.scratch[:0])
+		t.plain.Payload = nil
+	}
+	return nil
+}
+
+// fillRTP writes t.plain encrypted with t.srtp into dst (see rtpFiller).
+// t.mu held.
+func (t *localTrack) fillRTP(dst []byte) ([]byte, error) {
+	n := t.plain.MarshalSize()
+	if n+srtpMaxOverhead > cap(dst) {
+		return nil, fmt.Errorf("media: RTP packet of %d bytes", n)
+	}
+	n, err := t.plain.MarshalTo(dst[:n])
+	if err != nil {
+		return nil, err
+	}
+	// In place: EncryptRTP writes into the buffer it reads.
+	return t.srtp.EncryptRTP(dst, dst[:n], &t.parsed)
+}
+
+// srtpMaxOverhead is the most SRTP adds to an RTP packet (the 16-byte
+// AES-GCM tag; HMAC-SHA1-80 adds 10).
+const srtpMaxOverhead = 16
+
+// counts returns the packets sent so far and how many of them the SFU's
+// own SRTP writer sent.
+func (t *localTrack) counts() (packets, own uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.packets, t.ownSRTP
 }
 
 // retransmit sends the packets the receiver reported lost again, from the
@@ -188,7 +275,7 @@ func (t *localTrack) retransmit(nack *rtcp.TransportLayerNack) {
 			}
 			t.mu.Unlock()
 			if !recent {
-				t.write(pkt, seq, ts, now)
+				t.write(&pkt.Packet, seq, ts, time.Unix(0, pkt.at))
 				t.dt.recv.room.retransmitted.Add(1)
 			}
 		}

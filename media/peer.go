@@ -61,9 +61,11 @@ type Peer struct {
 	downConnected atomic.Bool
 	remb          atomic.Int64
 	rembAt        atomic.Int64
-	lastSR        time.Time     // tick only
-	loss          *lossEstimate // from the down connection's receiver reports
-	downTCP       atomic.Bool   // the down connection runs over ICE-TCP
+	lastSR        time.Time                 // tick only
+	loss          *lossEstimate             // from the down connection's receiver reports
+	downTCP       atomic.Bool               // the down connection runs over ICE-TCP
+	downKeys      atomic.Pointer[srtpKeys]  // for the SFU's own SRTP writer, nil: Pion writes
+	downQueue     atomic.Pointer[destQueue] // held batchConn queue of the UDP pair, nil: Pion writes
 	tcpOnce       sync.Once
 	queue         chan outPkt // TCP receivers only, see tcpQueue
 	done          chan struct{}
@@ -385,14 +387,17 @@ func (p *Peer) ensureDownLocked() error {
 	if p.down != nil {
 		return nil
 	}
-	pc, err := p.sfu.dnAPI.NewPeerConnection(webrtc.Configuration{})
+	// No RFC 9335 header encryption on the way down: the SFU's own SRTP
+	// writer does not do it, and the one header extension sent down,
+	// abs-send-time, tells nobody anything.
+	pc, err := p.sfu.dnAPI.NewPeerConnection(webrtc.Configuration{
+		RTPHeaderEncryptionPolicy: webrtc.RTPHeaderEncryptionPolicyDisable,
+	})
 	if err != nil {
 		return err
 	}
 	p.down = pc
-	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
-		p.downTCP.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP)
-	})
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(p.downPairChanged)
 	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
 		if p.ev.Connection != nil {
 			p.ev.Connection(Down, s)
@@ -401,6 +406,15 @@ func (p *Peer) ensureDownLocked() error {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		was := p.downConnected.Load()
 		now := s == webrtc.PeerConnectionStateConnected
+		if now && p.downKeys.Load() == nil {
+			// Before the tracks learn they are connected: their first
+			// packet already has the keys to choose from.
+			if k, err := downSRTPKeys(pc); err != nil {
+				p.sfu.log.Warn("media: Pion encrypts this receiver's media (slower)", "peer", p.id, "err", err)
+			} else {
+				p.downKeys.Store(k)
+			}
+		}
 		p.downConnected.Store(now)
 		if now && !was {
 			for _, dt := range p.downTracks() {
@@ -409,6 +423,27 @@ func (p *Peer) ensureDownLocked() error {
 		}
 	})
 	return nil
+}
+
+// downPairChanged follows the down connection's selected ICE candidate
+// pair: over TCP a goroutine of its own writes (see tcpQueue); over UDP
+// the SFU's own SRTP writer queues to the pair's address.
+func (p *Peer) downPairChanged(pair *webrtc.ICECandidatePair) {
+	p.downTCP.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP)
+	var q *destQueue
+	if addr, ok := udpDest(pair, p.sfu.batch); ok {
+		q = p.sfu.batch.hold(addr)
+	}
+	p.mu.Lock()
+	if p.closed && q != nil {
+		p.sfu.batch.release(q)
+		q = nil
+	}
+	old := p.downQueue.Swap(q)
+	p.mu.Unlock()
+	if old != nil {
+		p.sfu.batch.release(old)
+	}
 }
 
 // tcpQueue returns the queue of the goroutine that writes to a receiver
@@ -749,6 +784,7 @@ func (p *Peer) receiverStats() []ReceiverStats {
 		if target != nil {
 			rs.Target = target.rid
 		}
+		rs.Packets, rs.OwnSRTP = dt.track.counts()
 		l = append(l, rs)
 	}
 	return l
@@ -772,6 +808,9 @@ func (p *Peer) Close() {
 	p.mu.Unlock()
 
 	close(p.done)
+	if q := p.downQueue.Swap(nil); q != nil {
+		p.sfu.batch.release(q)
+	}
 	for _, t := range pubs {
 		withdraw(t)
 	}

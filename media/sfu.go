@@ -443,6 +443,9 @@ type ReceiverStats struct {
 	Target  string // RID of the layer wanted
 	// Estimate is the receiver's bandwidth estimate (bit/s).
 	Estimate int
+	// Packets were sent so far, OwnSRTP of them encrypted and queued by
+	// the SFU itself rather than through Pion (see srtpout.go).
+	Packets, OwnSRTP uint32
 }
 
 // RoomStats is a snapshot of a room.

@@ -795,6 +795,17 @@ func TestDownICERestart(t *testing.T) {
 	eventually(t, 10*time.Second, "media after restart", func() bool {
 		return sub.received(webrtc.RTPCodecTypeAudio) > n+25
 	})
+	// The SFU's own SRTP writer still sends, to the restarted pair.
+	own := func() uint32 {
+		for _, rs := range s.Stats("r").Receivers {
+			if rs.PeerID == "sub" && rs.Kind == "audio" {
+				return rs.OwnSRTP
+			}
+		}
+		return 0
+	}
+	o := own()
+	eventually(t, 5*time.Second, "own writer after restart", func() bool { return own() > o+10 })
 	// No down connection yet → nothing to restart.
 	lonely := join(t, s, "other", "alone", Rights{}, false)
 	if err := lonely.peer.RestartICE(); !errors.Is(err, ErrNothingToOffer) {
@@ -908,6 +919,12 @@ func TestICETCP(t *testing.T) {
 	}
 	if !strings.Contains(c.offer(), "tcptype passive") {
 		t.Error("offer without passive TCP candidate")
+	}
+	// Over ICE-TCP Pion sends everything: the SFU's own writer is for UDP.
+	for _, rs := range s.Stats("r").Receivers {
+		if rs.PeerID == "tcp" && rs.OwnSRTP != 0 {
+			t.Errorf("%s: %d of %d packets sent by the SFU's own writer over TCP", rs.Kind, rs.OwnSRTP, rs.Packets)
+		}
 	}
 }
 

@@ -200,11 +200,13 @@ func (l *layer) readLoop() {
 		}
 		data := make([]byte, n)
 		copy(data, scratch[:n])
-		pkt := &rtp.Packet{}
+		in := &inPacket{}
+		pkt := &in.Packet
 		if pkt.Unmarshal(data) != nil {
 			continue
 		}
 		now := time.Now()
+		in.at = now.UnixNano()
 		l.bytes.Add(uint64(n))
 		l.lastPkt.Store(now.UnixNano())
 		if !t.active.Load() {
@@ -212,7 +214,7 @@ func (l *layer) readLoop() {
 		}
 		kf := false
 		if video {
-			l.cache.put(pkt)
+			l.cache.put(in)
 			kf = isKeyframe(t.codec.MimeType, pkt.Payload)
 		} else if t.levelExt != 0 {
 			if ext := pkt.GetExtension(t.levelExt); len(ext) > 0 {
@@ -352,7 +354,7 @@ func (dt *downTrack) write(o outPkt) { dt.track.write(o.pkt, o.seq, o.ts, o.at) 
 
 // lookup finds the packet the receiver knows as seq, with the timestamp
 // it had, among the packets forwarded lately.
-func (dt *downTrack) lookup(seq uint16) (*rtp.Packet, uint32, bool) {
+func (dt *downTrack) lookup(seq uint16) (*inPacket, uint32, bool) {
 	dt.mu.Lock()
 	defer dt.mu.Unlock()
 	if !dt.started || int16(dt.lastSeq-seq) < 0 {
