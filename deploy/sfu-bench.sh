@@ -2,8 +2,9 @@
 # SFU benchmark: builds portalo and the load tool, starts a fresh portalo on
 # 127.0.0.1 (media on loopback only), runs cmd/portalo-load with N
 # subscribers (default 10) and stops the server. Usage: bash deploy/sfu-bench.sh 100
-# With PROFILE=FILE it also saves a 15 s CPU profile of the server taken
-# during the measurement (go tool pprof FILE).
+# With PROFILE=FILE it also saves a CPU profile of the server taken over
+# the measurement window (go tool pprof FILE), with BASE_PROFILE=FILE one
+# of the publisher-only baseline.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p /tmp/bench
@@ -15,10 +16,7 @@ PORTALO_DATA_DIR=$D PORTALO_ADDR=127.0.0.1:18095 PORTALO_MEDIA_UDP_PORT=0 PORTAL
   PORTALO_MEDIA_LISTEN_IP=127.0.0.1 PORTALO_TURN_PORT=-1 PORTALO_LOG_LEVEL=info PORTALO_DEBUG_ADDR=127.0.0.1:18096 /tmp/bench/portalo >$D/server.log 2>&1 &
 SP=$!
 for i in $(seq 1 50); do curl -sf http://127.0.0.1:18095/healthz >/dev/null && break; sleep 0.2; done
-if [ -n "${PROFILE:-}" ]; then
-  (sleep $((12 + N / 8)); curl -sf -o "$PROFILE" "http://127.0.0.1:18096/debug/pprof/profile?seconds=15") &
-fi
-/tmp/bench/portalo-load -url http://127.0.0.1:18095 -admin benchadmin -admin-password bench-password -subscribers $N -pid $SP -debug-url http://127.0.0.1:18096 -duration 30s -warmup 5s 2>&1
+/tmp/bench/portalo-load ${PROFILE:+-profile "$PROFILE"} ${BASE_PROFILE:+-baseline-profile "$BASE_PROFILE"} -url http://127.0.0.1:18095 -admin benchadmin -admin-password bench-password -subscribers $N -pid $SP -debug-url http://127.0.0.1:18096 -duration 30s -warmup 5s 2>&1
 RC=$?
 kill $SP; wait $SP 2>/dev/null
 grep -h 'packets sent' $D/server.log

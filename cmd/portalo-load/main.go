@@ -65,6 +65,8 @@ type options struct {
 	clip        string
 	concurrency int
 	joinTimeout time.Duration
+	profile     string // CPU profile of the window, through debugURL
+	baseProfile string // CPU profile of the baseline
 }
 
 func main() {
@@ -89,12 +91,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.clip, "clip", "", "directory with clip.ivf and audio.ogg (generated with ffmpeg if missing; default a cache directory)")
 	fs.IntVar(&o.concurrency, "concurrency", 10, "subscribers connecting at the same time")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 20*time.Second, "per subscriber: from dialing to the first video packet")
+	fs.StringVar(&o.profile, "profile", "", "save a CPU profile of the server taken over the measurement window to this file (needs -debug-url)")
+	fs.StringVar(&o.baseProfile, "baseline-profile", "", "save a CPU profile of the server taken over the publisher-only baseline to this file (needs -debug-url)")
 	fs.BoolVar(&verbose, "v", false, "log signaling (SDP, candidates) and ICE states")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if o.admin == "" || o.adminPW == "" || o.subscribers < 1 || o.duration <= 0 || o.concurrency < 1 {
 		fmt.Fprintln(stderr, "portalo-load: -admin, -admin-password (or PORTALO_ADMIN_PASSWORD), -subscribers ≥ 1, -duration > 0 and -concurrency ≥ 1 are required")
+		return 2
+	}
+	if (o.profile != "" || o.baseProfile != "") && o.debugURL == "" {
+		fmt.Fprintln(stderr, "portalo-load: -profile and -baseline-profile need -debug-url")
 		return 2
 	}
 	if err := checkLoopback(o.url); err != nil {
@@ -252,8 +260,12 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 	if o.baseline > 0 {
 		// The lowest RSS seen: the Go runtime returns start-up memory to
 		// the system over several seconds.
+		prof := startProfile(ctx, o.debugURL, o.baseProfile, o.baseline)
 		rss, err := sampleRSS(ctx, pid, o.baseline, 250*time.Millisecond)
 		if err != nil {
+			return 1, err
+		}
+		if err := prof(); err != nil {
 			return 1, err
 		}
 		b1, err := sampleProc(pid)
@@ -322,8 +334,12 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 		snap0[i] = s.snapshot()
 	}
 	logf("measuring for %s", o.duration)
+	prof := startProfile(ctx, o.debugURL, o.profile, o.duration)
 	windowRSS, err := sampleRSS(ctx, pid, o.duration, time.Second)
 	if err != nil {
+		return 1, err
+	}
+	if err := prof(); err != nil {
 		return 1, err
 	}
 	srv1, err := sampleProc(pid)
@@ -368,23 +384,65 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 	return 0, nil
 }
 
-// forceGC asks the server's profiler for a heap profile, which runs a
-// garbage collection first.
-func forceGC(ctx context.Context, debugURL string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(debugURL, "/")+"/debug/pprof/heap?gc=1", nil)
+// startProfile starts fetching a CPU profile of d from the server's
+// profiler into file (nothing when file is empty); the returned function
+// waits for it.
+func startProfile(ctx context.Context, debugURL, file string, d time.Duration) func() error {
+	if file == "" {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- fetchProfile(ctx, debugURL, file, d)
+	}()
+	return func() error { return <-done }
+}
+
+func fetchProfile(ctx context.Context, debugURL, file string, d time.Duration) error {
+	body, err := debugGet(ctx, debugURL, fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(int(d/time.Second), 1)), "CPU profile")
 	if err != nil {
 		return err
 	}
+	defer body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, body); err != nil {
+		f.Close()
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	return f.Close()
+}
+
+// forceGC asks the server's profiler for a heap profile, which runs a
+// garbage collection first.
+func forceGC(ctx context.Context, debugURL string) error {
+	body, err := debugGet(ctx, debugURL, "/debug/pprof/heap?gc=1", "garbage collection")
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	_, _ = io.Copy(io.Discard, body)
+	return nil
+}
+
+// debugGet GETs path from the server's profiler; what names the request
+// in errors.
+func debugGet(ctx context.Context, debugURL, path, what string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(debugURL, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("garbage collection through %s: %w", debugURL, err)
+		return nil, fmt.Errorf("%s through %s: %w", what, debugURL, err)
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("garbage collection through %s: %s", debugURL, resp.Status)
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s through %s: %s", what, debugURL, resp.Status)
 	}
-	return nil
+	return resp.Body, nil
 }
 
 // settleRSS waits, at most max, until the RSS of pid has not fallen by
@@ -505,6 +563,7 @@ func (r report) print(w io.Writer) {
 	row("subs with no video in window", "%d", r.noVideo)
 	row("publisher got PLI+FIR / NACK", "%d / %d", r.pubPLIs, r.pubNACKs)
 	row("server CPU ms/s total", "%.1f (publisher alone: %.1f)", cpu, r.baseCPU)
+	row("  of which in the kernel", "%.1f", sysMsPerSec(r.srv0, r.srv1))
 	row("server CPU ms/s per sub", "%.3f (marginal, minus publisher-only: %.3f)", cpuPerSub, marginal)
 	row("server RSS MB base / window median / max", "%.1f / %.1f / %.1f", mb(r.baseRSS), mb(r.windowRSS), mb(r.windowRSSMax))
 	row("server RSS MB per sub", "%.3f", rssPerSub)

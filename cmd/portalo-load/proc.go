@@ -12,6 +12,7 @@ import (
 type procSample struct {
 	at  time.Time
 	cpu time.Duration // utime + stime
+	sys time.Duration // stime: in the kernel
 	rss uint64        // bytes
 }
 
@@ -23,7 +24,7 @@ func sampleProc(pid string) (procSample, error) {
 	if err != nil {
 		return procSample{}, err
 	}
-	ticks, err := parseStatCPU(string(stat))
+	user, sys, err := parseStatCPU(string(stat))
 	if err != nil {
 		return procSample{}, fmt.Errorf("/proc/%s/%w", pid, err)
 	}
@@ -35,7 +36,12 @@ func sampleProc(pid string) (procSample, error) {
 	if err != nil {
 		return procSample{}, fmt.Errorf("/proc/%s/%w", pid, err)
 	}
-	return procSample{at: at, cpu: time.Duration(ticks) * time.Second / clockTicks, rss: rss}, nil
+	return procSample{
+		at:  at,
+		cpu: time.Duration(user+sys) * time.Second / clockTicks,
+		sys: time.Duration(sys) * time.Second / clockTicks,
+		rss: rss,
+	}, nil
 }
 
 // cpuMsPerSec is the CPU milliseconds used per wall-clock second between
@@ -46,6 +52,15 @@ func cpuMsPerSec(a, b procSample) float64 {
 		return 0
 	}
 	return float64(b.cpu-a.cpu) / float64(time.Millisecond) / wall
+}
+
+// sysMsPerSec is the kernel's share of cpuMsPerSec.
+func sysMsPerSec(a, b procSample) float64 {
+	wall := b.at.Sub(a.at).Seconds()
+	if wall <= 0 {
+		return 0
+	}
+	return float64(b.sys-a.sys) / float64(time.Millisecond) / wall
 }
 
 // findListener finds the process listening on a TCP port: the socket's

@@ -90,25 +90,25 @@ const clockTicks = 100
 // parseStatCPU returns utime+stime (in clock ticks) from the text of
 // /proc/PID/stat. The command name (field 2) may contain spaces and
 // parentheses, so fields are counted after the last ')'.
-func parseStatCPU(stat string) (uint64, error) {
+func parseStatCPU(stat string) (user, system uint64, err error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, errors.New("stat: no ')' after the command name")
+		return 0, 0, errors.New("stat: no ')' after the command name")
 	}
 	f := strings.Fields(stat[i+1:])
 	// f[0] is field 3 (state); utime is field 14, stime field 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("stat: only %d fields after the command name", len(f))
+		return 0, 0, fmt.Errorf("stat: only %d fields after the command name", len(f))
 	}
 	ut, err := strconv.ParseUint(f[11], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("stat: utime: %w", err)
+		return 0, 0, fmt.Errorf("stat: utime: %w", err)
 	}
 	st, err := strconv.ParseUint(f[12], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("stat: stime: %w", err)
+		return 0, 0, fmt.Errorf("stat: stime: %w", err)
 	}
-	return ut + st, nil
+	return ut, st, nil
 }
 
 // parseStatusRSS returns VmRSS in bytes from the text of /proc/PID/status.

@@ -76,14 +76,14 @@ func TestPercentile(t *testing.T) {
 func TestParseStatCPU(t *testing.T) {
 	// A command name with spaces and parentheses; utime 1234, stime 567.
 	stat := "5680 (portalo (x) y) S 1 5680 5680 0 -1 4194560 12345 0 3 0 1234 567 0 0 20 0 14 0 8843 1546752000 22630 18446744073709551615 1 1 0 0 0 0 0 0 2143420159 0 0 0 17 1 0 0 0 0 0\n"
-	got, err := parseStatCPU(stat)
-	if err != nil || got != 1234+567 {
-		t.Fatalf("parseStatCPU = %d, %v; want 1801", got, err)
+	user, sys, err := parseStatCPU(stat)
+	if err != nil || user != 1234 || sys != 567 {
+		t.Fatalf("parseStatCPU = %d, %d, %v; want 1234, 567", user, sys, err)
 	}
-	if _, err := parseStatCPU("5680 (portalo) S 1 2"); err == nil {
+	if _, _, err := parseStatCPU("5680 (portalo) S 1 2"); err == nil {
 		t.Error("short stat: want an error")
 	}
-	if _, err := parseStatCPU("garbage"); err == nil {
+	if _, _, err := parseStatCPU("garbage"); err == nil {
 		t.Error("no ')': want an error")
 	}
 }
