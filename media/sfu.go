@@ -160,6 +160,11 @@ func (s *SFU) settingEngine() webrtc.SettingEngine {
 	)
 	// The SFU never originates data channels; it has no use for mDNS.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// ICE lite (RFC 8445 section 2.5), as SFUs with only host candidates
+	// run: the clients check and nominate, the SFU answers. It sends no
+	// keepalives of its own, so hundreds of receivers cost it no
+	// connectivity-check timers and requests.
+	se.SetLite(true)
 	return se
 }
 
