@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,6 +38,9 @@ type batchConn struct {
 		WriteBatch(ms []ipv4.Message, flags int) (int, error)
 	}
 	gso atomic.Bool
+	// take, when set, may handle a packet read instead of the reader
+	// (the SFU's own SRTCP reader); set before the first read.
+	take func(b []byte, from netip.AddrPort) bool
 
 	closed atomic.Bool
 
@@ -49,8 +51,7 @@ type batchConn struct {
 	armed   bool
 	flushes uint64 // also the generation of destQueue.used
 
-	freeMu sync.Mutex // the free list (taken last, never held with another lock taken after it)
-	free   [][]byte   // buffers of sent packets, for the queues' next ones
+	slots sync.Pool // of *slot: the buffers of queued packets
 
 	sendMu sync.Mutex // one flush at a time; the fields below
 	out    []*destQueue
@@ -66,27 +67,29 @@ type batchStats struct {
 	Syscalls uint64 // sendmmsg calls
 }
 
-// destQueue is the packets waiting for one destination, back to back,
-// and the ones being sent: a flush takes the buffer, so that writers go
-// on while it sends, and gives it back to the batcher's free list after
-// sending; a queue takes a buffer from there with its next packet. A
-// receiver so holds one buffer at most times, not two, and none once
-// it is idle. Each queue has its own lock: the fan-out shards write to
-// different receivers at the same time.
+// destQueue is the packets waiting for one destination and the ones
+// being sent: a flush takes the list, so that writers go on while it
+// sends. Each packet has a slot of its own, from the batcher's pool and
+// back there once sent, and a GSO message is a run of slots (one iovec
+// each): memory goes with the packets in flight, not with the largest
+// frame each receiver ever got. Each queue has its own lock: the fan-out
+// shards write to different receivers at the same time.
 type destQueue struct {
 	addr  netip.AddrPort
 	uaddr *net.UDPAddr
 
 	mu     sync.Mutex // the fields below
-	buf    []byte     // nil when empty
-	sizes  []int
-	listed bool // on batchConn.dirty
+	pkts   [][]byte   // each in a slot
+	bytes  int        // in pkts
+	listed bool       // on batchConn.dirty
 
-	sendBuf   []byte // sendMu
-	sendSizes []int  // sendMu
-	used      uint64 // b.mu: flush count when it last had packets
-	holders   int    // b.mu; see hold
+	sendPkts [][]byte // sendMu
+	used     uint64   // b.mu: flush count when it last had packets
+	holders  int      // b.mu; see hold
 }
+
+// slot holds one queued packet.
+type slot = [maxRTPSize]byte
 
 // rtpFiller writes one RTP packet into dst (capacity maxRTPSize, length
 // 0) and returns it; enqueueFilled queues it without a copy.
@@ -138,7 +141,12 @@ func isRTP(b []byte) bool {
 // ReadFromAddrPort and WriteToAddrPort make the ICE mux use batchConn's
 // allocation-free path.
 func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
-	return b.UDPConn.ReadFromUDPAddrPort(p)
+	for {
+		n, from, err := b.UDPConn.ReadFromUDPAddrPort(p)
+		if err != nil || b.take == nil || !b.take(p[:n], from) {
+			return n, from, err
+		}
+	}
 }
 
 func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
@@ -184,70 +192,51 @@ func (b *batchConn) release(q *destQueue) {
 
 // enqueue queues a copy of the RTP packet p for q.
 func (b *batchConn) enqueue(q *destQueue, p []byte) (int, error) {
-	if err := b.lockQueue(q); err != nil {
-		return 0, err
+	if b.closed.Load() {
+		return 0, net.ErrClosed
 	}
-	q.buf = append(q.buf, p...)
-	return b.queuedLocked(q, len(p))
+	s := b.slot()
+	return b.queue(q, s[:copy(s[:], p)])
 }
 
-// enqueueFilled queues for q the packet f writes straight into the queue.
+// enqueueFilled queues for q the packet f writes straight into a slot.
 func (b *batchConn) enqueueFilled(q *destQueue, f rtpFiller) (int, error) {
-	if err := b.lockQueue(q); err != nil {
-		return 0, err
+	if b.closed.Load() {
+		return 0, net.ErrClosed
 	}
-	off := len(q.buf)
-	q.buf = slices.Grow(q.buf, maxRTPSize)
-	p, err := f.fillRTP(q.buf[off : off : off+maxRTPSize])
+	s := b.slot()
+	p, err := f.fillRTP(s[:0])
 	if err != nil || len(p) == 0 || len(p) > maxRTPSize {
-		q.buf = q.buf[:off]
-		q.mu.Unlock()
+		b.slots.Put(s)
 		if err == nil {
 			err = fmt.Errorf("media: RTP packet of %d bytes", len(p))
 		}
 		return 0, err
 	}
-	if &p[0] == &q.buf[off : off+1][0] {
-		q.buf = q.buf[:off+len(p)]
-	} else {
-		q.buf = append(q.buf[:off], p...) // the filler had to allocate
+	if &p[0] != &s[0] {
+		p = s[:copy(s[:], p)] // the filler had to allocate
 	}
-	return b.queuedLocked(q, len(p))
+	return b.queue(q, p)
 }
 
-// lockQueue locks q for a packet and gives it a buffer if it has none.
-func (b *batchConn) lockQueue(q *destQueue) error {
-	if b.closed.Load() {
-		return net.ErrClosed
+// slot returns a packet buffer from the pool.
+func (b *batchConn) slot() *slot {
+	if s, ok := b.slots.Get().(*slot); ok {
+		return s
 	}
+	return new(slot)
+}
+
+// queue adds p (in a slot) to q, lists q for the next flush and flushes
+// early when much is queued.
+func (b *batchConn) queue(q *destQueue, p []byte) (int, error) {
+	n := len(p)
 	q.mu.Lock()
-	if q.buf == nil {
-		q.buf = b.freeBuffer()
-	}
-	return nil
-}
-
-// freeBuffer returns an empty buffer from the free list, or a new one.
-func (b *batchConn) freeBuffer() []byte {
-	b.freeMu.Lock()
-	defer b.freeMu.Unlock()
-	if n := len(b.free); n > 0 {
-		buf := b.free[n-1]
-		b.free[n-1] = nil
-		b.free = b.free[:n-1]
-		return buf[:0]
-	}
-	return make([]byte, 0, 8<<10)
-}
-
-// queuedLocked records a packet of n bytes just appended to q.buf,
-// unlocks q.mu, lists q for the next flush and flushes early when much
-// is queued.
-func (b *batchConn) queuedLocked(q *destQueue, n int) (int, error) {
-	q.sizes = append(q.sizes, n)
+	q.pkts = append(q.pkts, p)
+	q.bytes += n
 	list := !q.listed
 	q.listed = true
-	full := len(q.buf) >= maxQueueBytes
+	full := q.bytes >= maxQueueBytes
 	q.mu.Unlock()
 	if list {
 		b.mu.Lock()
@@ -287,8 +276,8 @@ func (b *batchConn) Flush() {
 	b.flushes++
 	for _, q := range b.out {
 		q.mu.Lock()
-		q.buf, q.sendBuf = nil, q.buf
-		q.sizes, q.sendSizes = q.sendSizes[:0], q.sizes
+		q.pkts, q.sendPkts = q.sendPkts[:0], q.pkts
+		q.bytes = 0
 		q.listed = false
 		q.mu.Unlock()
 		q.used = b.flushes
@@ -307,16 +296,13 @@ func (b *batchConn) Flush() {
 	b.mu.Unlock()
 
 	b.send()
-	// The sent buffers go to the free list, as many as there are
-	// destinations at most; the rest to the garbage collector.
-	b.freeMu.Lock()
 	for _, q := range b.out {
-		if q.sendBuf != nil && len(b.free) < len(b.out)+16 {
-			b.free = append(b.free, q.sendBuf)
+		for i, p := range q.sendPkts {
+			b.slots.Put((*slot)(p[:maxRTPSize]))
+			q.sendPkts[i] = nil
 		}
-		q.sendBuf = nil
+		q.sendPkts = q.sendPkts[:0]
 	}
-	b.freeMu.Unlock()
 	clear(b.out)
 }
 
@@ -327,16 +313,15 @@ func (b *batchConn) send() {
 	b.msgs = b.msgs[:0]
 	nOOB := 0
 	for _, q := range b.out {
-		sizes := q.sendSizes
-		b.stats.Packets += uint64(len(sizes))
-		off := 0
-		for i := 0; i < len(sizes); {
-			seg := sizes[i]
+		pkts := q.sendPkts
+		b.stats.Packets += uint64(len(pkts))
+		for i := 0; i < len(pkts); {
+			seg := len(pkts[i])
 			n, total := 1, seg
 			if gso {
 				// A run of equal sizes; the last one may be shorter.
-				for i+n < len(sizes) && n < maxSegments && total+sizes[i+n] <= maxGSOBytes {
-					s := sizes[i+n]
+				for i+n < len(pkts) && n < maxSegments && total+len(pkts[i+n]) <= maxGSOBytes {
+					s := len(pkts[i+n])
 					if s > seg {
 						break
 					}
@@ -347,13 +332,13 @@ func (b *batchConn) send() {
 					}
 				}
 			}
-			m := ipv4.Message{Buffers: [][]byte{q.sendBuf[off : off+total]}, Addr: q.uaddr}
+			// One iovec per packet: the kernel cuts the message at seg.
+			m := ipv4.Message{Buffers: pkts[i : i+n : i+n], Addr: q.uaddr}
 			if n > 1 {
 				m.OOB = b.segmentOOB(nOOB, seg)
 				nOOB++
 			}
 			b.msgs = append(b.msgs, m)
-			off += total
 			i += n
 		}
 	}
@@ -409,12 +394,8 @@ func splitSegments(msgs []ipv4.Message) []ipv4.Message {
 			out = append(out, m)
 			continue
 		}
-		size := int(*(*uint16)(unsafe.Pointer(&m.OOB[syscall.CmsgLen(0)])))
-		buf := m.Buffers[0]
-		for len(buf) > 0 {
-			n := min(size, len(buf))
-			out = append(out, ipv4.Message{Buffers: [][]byte{buf[:n]}, Addr: m.Addr})
-			buf = buf[n:]
+		for i := range m.Buffers { // a packet each
+			out = append(out, ipv4.Message{Buffers: m.Buffers[i : i+1 : i+1], Addr: m.Addr})
 		}
 	}
 	return out

@@ -285,3 +285,57 @@ func TestBatchConnFlushesAFullQueue(t *testing.T) {
 	}
 	readAll(t, dst, n)
 }
+
+// TestBatchConnHoldsNothingOnceSent: a keyframe burst to one receiver
+// and a frame to another arrive whole, and once sent neither queue holds
+// a packet: memory goes with the packets in flight, not with the largest
+// frame a receiver ever got.
+func TestBatchConnHoldsNothingOnceSent(t *testing.T) {
+	b := newBatchConn(listenUDP(t))
+	var dsts []*net.UDPConn
+	var qs []*destQueue
+	for range 2 {
+		d := listenUDP(t)
+		_ = d.SetReadBuffer(1 << 20)
+		dsts = append(dsts, d)
+		q := b.hold(d.LocalAddr().(*net.UDPAddr).AddrPort())
+		defer b.release(q)
+		qs = append(qs, q)
+	}
+	counts := []int{40, 5}
+	var want [2][][]byte
+	for i := range 40 {
+		for k, q := range qs {
+			if i >= counts[k] {
+				continue
+			}
+			p := rtpLike(1200, byte(i))
+			if i == counts[k]-1 {
+				p = rtpLike(700, byte(i)) // a frame's last packet is shorter
+			}
+			want[k] = append(want[k], p)
+			if _, err := b.enqueue(q, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b.Flush()
+	for k, d := range dsts {
+		for i, p := range readAll(t, d, counts[k]) {
+			if !bytes.Equal(p, want[k][i]) {
+				t.Fatalf("receiver %d, datagram %d: %d bytes, not the packet sent", k, i, len(p))
+			}
+		}
+	}
+	if st := b.Stats(); b.gso.Load() && st.Messages != 3 {
+		t.Errorf("%d messages for a run of 40 packets and one of 5, want 3 (GSO: at most %d segments each)", st.Messages, maxSegments)
+	}
+	for k, q := range qs {
+		q.mu.Lock()
+		n := len(q.pkts) + len(q.sendPkts)
+		q.mu.Unlock()
+		if n != 0 {
+			t.Errorf("receiver %d: %d packets still held after the flush", k, n)
+		}
+	}
+}

@@ -61,11 +61,13 @@ type Peer struct {
 	downConnected atomic.Bool
 	remb          atomic.Int64
 	rembAt        atomic.Int64
-	lastSR        time.Time                 // tick only
-	loss          *lossEstimate             // from the down connection's receiver reports
-	downTCP       atomic.Bool               // the down connection runs over ICE-TCP
-	downKeys      atomic.Pointer[srtpKeys]  // for the SFU's own SRTP writer, nil: Pion writes
-	downQueue     atomic.Pointer[destQueue] // held batchConn queue of the UDP pair, nil: Pion writes
+	lastSR        time.Time                  // tick only
+	loss          *lossEstimate              // from the down connection's receiver reports
+	downTCP       atomic.Bool                // the down connection runs over ICE-TCP
+	downKeys      atomic.Pointer[srtpKeys]   // for the SFU's own SRTP writer, nil: Pion writes
+	downQueue     atomic.Pointer[destQueue]  // held batchConn queue of the UDP pair, nil: Pion writes
+	rtcpIn        atomic.Pointer[rtcpReader] // the down connection's SRTCP from the receiver, see rtcpin.go
+	ownRTCP       atomic.Uint64              // RTCP packets the own reader took
 	tcpOnce       sync.Once
 	queue         chan outPkt // TCP receivers only, see tcpQueue
 	done          chan struct{}
@@ -411,8 +413,16 @@ func (p *Peer) ensureDownLocked() error {
 			// packet already has the keys to choose from.
 			if k, err := downSRTPKeys(pc); err != nil {
 				p.sfu.log.Warn("media: Pion encrypts this receiver's media (slower)", "peer", p.id, "err", err)
+			} else if r, err := k.newReader(); err != nil {
+				p.sfu.log.Warn("media: Pion encrypts this receiver's media (slower)", "peer", p.id, "err", err)
 			} else {
+				p.rtcpIn.Store(r)
 				p.downKeys.Store(k)
+			}
+		}
+		if now && (p.rtcpIn.Load() == nil || p.downQueue.Load() == nil) {
+			for _, dt := range p.downTracks() {
+				dt.readRTCPThroughPion()
 			}
 		}
 		p.downConnected.Store(now)
@@ -440,10 +450,30 @@ func (p *Peer) downPairChanged(pair *webrtc.ICECandidatePair) {
 		q = nil
 	}
 	old := p.downQueue.Swap(q)
+	p.sfu.routeRTCP(p, old, q)
 	p.mu.Unlock()
 	if old != nil {
 		p.sfu.batch.release(old)
 	}
+	if q == nil {
+		for _, dt := range p.downTracks() {
+			dt.readRTCPThroughPion()
+		}
+	}
+}
+
+// ownRTCPPath reports whether the receiver's RTCP reaches the SFU's own
+// reader (rtcpin.go), or may still: until the down connection is
+// connected it is not known which way it goes, and nothing that needs
+// RTCP has been sent yet.
+func (p *Peer) ownRTCPPath() bool {
+	if p.downTCP.Load() {
+		return false
+	}
+	if !p.downConnected.Load() {
+		return true
+	}
+	return p.rtcpIn.Load() != nil && p.downQueue.Load() != nil
 }
 
 // tcpQueue returns the queue of the goroutine that writes to a receiver
@@ -501,7 +531,9 @@ func (p *Peer) attach(t *pubTrack) {
 	dt.target = t.lowestExpected(orderedLayers(t.layerList())) // start at the lowest layer
 	p.subs[t] = dt
 	t.addSub(dt)
-	p.sfu.goOwned(dt.rtcpLoop)
+	if !p.ownRTCPPath() {
+		dt.readRTCPThroughPion()
+	}
 	if err := p.offerDownLocked(false); err != nil {
 		p.sfu.log.Warn("media: down offer", "peer", p.id, "err", err)
 	}
@@ -809,6 +841,7 @@ func (p *Peer) Close() {
 
 	close(p.done)
 	if q := p.downQueue.Swap(nil); q != nil {
+		p.sfu.routeRTCP(p, q, nil)
 		p.sfu.batch.release(q)
 	}
 	for _, t := range pubs {

@@ -48,6 +48,9 @@ type SFU struct {
 	udp   net.PacketConn
 	tcp   net.Listener
 	batch *batchConn // s.udp, when it is a UDP socket
+	// rtcpFrom maps the UDP address of a receiver's down connection to
+	// its *Peer, for the own SRTCP reader (rtcpin.go).
+	rtcpFrom sync.Map
 
 	fanJobs    chan fanJob // see fanout.go
 	fanWorkers int
@@ -91,6 +94,7 @@ func New(cfg Config) (*SFU, error) {
 	}
 	if uc, ok := s.udp.(*net.UDPConn); ok {
 		s.batch = newBatchConn(uc)
+		s.batch.take = s.takeInbound
 		s.udp = s.batch
 	}
 	s.udpMux = webrtc.NewICEUDPMux(pionLogs{s.log}.NewLogger("udpmux"), s.udp)

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"runtime"
@@ -926,6 +927,21 @@ func TestICETCP(t *testing.T) {
 			t.Errorf("%s: %d of %d packets sent by the SFU's own writer over TCP", rs.Kind, rs.OwnSRTP, rs.Packets)
 		}
 	}
+	// ... and reads the receiver's RTCP: a NACK over TCP is answered.
+	v := c.track(webrtc.RTPCodecTypeVideo)
+	lost := v.snapshot()[5]
+	before := s.Stats("r").PacketsRetransmitted
+	if err := c.down.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+		MediaSSRC: v.ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{lost.seq}),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the retransmission over TCP", func() bool {
+		return s.Stats("r").PacketsRetransmitted > before
+	})
+	if n := c.peer.ownRTCP.Load(); n != 0 {
+		t.Errorf("the SFU's own SRTCP reader took %d packets of a receiver on TCP", n)
+	}
 }
 
 func TestCloseStopsGoroutines(t *testing.T) {
@@ -988,8 +1004,19 @@ func TestNACKAndSenderReports(t *testing.T) {
 	}
 	// A packet reported lost comes again, the same, from the layer's cache.
 	before := s.Stats("r").PacketsRetransmitted
+	viewer := sub.peer
+	ownBefore := viewer.ownRTCP.Load()
 	nack(lost.seq)
 	eventually(t, 5*time.Second, "the retransmission", func() bool { n, _ := countSeq(lost.seq); return n == 2 })
+	// The NACK came over UDP: the SFU's own SRTCP reader took it.
+	if viewer.ownRTCP.Load() == ownBefore {
+		t.Error("the receiver's NACK did not go through the SFU's own SRTCP reader")
+	}
+	// What does not decrypt with the receiver's keys is left to Pion.
+	forged := append([]byte{0x81, 205, 0, 3}, bytes.Repeat([]byte{7}, 28)...)
+	if viewer.takeRTCP(forged) {
+		t.Error("the own SRTCP reader took a packet that is not the receiver's")
+	}
 	if _, size := countSeq(lost.seq); size != lost.size {
 		t.Errorf("retransmitted packet has %d bytes, want %d", size, lost.size)
 	}

@@ -47,16 +47,17 @@ func srtpPaths(seq uint16, direct, first bool) (own, runOwn bool) {
 	return direct && !both, direct || both
 }
 
-// srtpKeys are the keys for what the SFU sends on one down connection.
+// srtpKeys are the SRTP keys of one down connection: for what the SFU
+// sends and for what the receiver sends (its RTCP).
 type srtpKeys struct {
-	profile srtp.ProtectionProfile
-	key     []byte
-	salt    []byte
+	profile               srtp.ProtectionProfile
+	key, salt             []byte
+	remoteKey, remoteSalt []byte
 }
 
 var errNoDTLSConn = errors.New("media: no DTLS connection found in Pion's DTLS transport")
 
-// downSRTPKeys derives the SFU's SRTP send keys of a connected
+// downSRTPKeys derives the SRTP keys of a connected
 // PeerConnection from its DTLS handshake, as Pion does for its own SRTP
 // session (RFC 5764, section 4.2).
 func downSRTPKeys(pc *webrtc.PeerConnection) (*srtpKeys, error) {
@@ -84,7 +85,11 @@ func downSRTPKeys(pc *webrtc.PeerConnection) (*srtpKeys, error) {
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, dtlsClient(remote.SDP)); err != nil {
 		return nil, fmt.Errorf("media: SRTP keys: %w", err)
 	}
-	return &srtpKeys{profile: cfg.Profile, key: cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt}, nil
+	return &srtpKeys{
+		profile: cfg.Profile,
+		key:     cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt,
+		remoteKey: cfg.Keys.RemoteMasterKey, remoteSalt: cfg.Keys.RemoteMasterSalt,
+	}, nil
 }
 
 // dtlsClient reports whether the SFU is the DTLS client of a down

@@ -238,6 +238,8 @@ type downTrack struct {
 
 	bound atomic.Bool // the track is bound to the down transport
 
+	pionRTCP sync.Once // starts rtcpLoop
+
 	mu         sync.Mutex
 	removed    bool
 	cur        *layer // layer being forwarded, nil until the first keyframe
@@ -468,9 +470,15 @@ func (dt *downTrack) chooseLayer(share int64, now time.Time) (reach int64) {
 	return reach
 }
 
-// rtcpLoop reads the RTCP a receiver sends about this track (the
-// interceptors only run while someone reads) and handles keyframe
-// requests and REMB.
+// readRTCPThroughPion starts reading the receiver's RTCP about this track
+// from Pion, once: for receivers on ICE-TCP, or whose SRTP keys the SFU
+// could not derive. Over UDP the SFU's own reader takes it (rtcpin.go)
+// and the track needs no goroutine for it.
+func (dt *downTrack) readRTCPThroughPion() {
+	dt.pionRTCP.Do(func() { dt.recv.sfu.goOwned(dt.rtcpLoop) })
+}
+
+// rtcpLoop reads the RTCP a receiver sends about this track through Pion.
 func (dt *downTrack) rtcpLoop() {
 	buf := make([]byte, 1500)
 	for {
@@ -483,27 +491,33 @@ func (dt *downTrack) rtcpLoop() {
 			continue
 		}
 		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				cur, target := dt.state()
-				if cur == nil {
-					cur = target
-				}
-				cur.requestKeyframe()
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
-				dt.recv.remb.Store(int64(p.Bitrate))
-				dt.recv.rembAt.Store(time.Now().UnixNano())
-			case *rtcp.TransportLayerNack:
-				if dt.pub.kind == webrtc.RTPCodecTypeVideo {
-					dt.track.retransmit(p)
-					dt.recv.sfu.flushMedia()
-				}
-			case *rtcp.ReceiverReport:
-				for _, r := range p.Reports {
-					if r.SSRC == dt.track.SSRC() && dt.pub.kind == webrtc.RTPCodecTypeVideo {
-						dt.recv.loss.report(float64(r.FractionLost)/256, time.Now())
-					}
-				}
+			dt.handleRTCP(p)
+		}
+	}
+}
+
+// handleRTCP handles what the receiver says about this track: keyframe
+// requests, REMB, NACK and receiver reports.
+func (dt *downTrack) handleRTCP(p rtcp.Packet) {
+	switch p := p.(type) {
+	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+		cur, target := dt.state()
+		if cur == nil {
+			cur = target
+		}
+		cur.requestKeyframe()
+	case *rtcp.ReceiverEstimatedMaximumBitrate:
+		dt.recv.remb.Store(int64(p.Bitrate))
+		dt.recv.rembAt.Store(time.Now().UnixNano())
+	case *rtcp.TransportLayerNack:
+		if dt.pub.kind == webrtc.RTPCodecTypeVideo {
+			dt.track.retransmit(p)
+			dt.recv.sfu.flushMedia()
+		}
+	case *rtcp.ReceiverReport:
+		for _, r := range p.Reports {
+			if r.SSRC == dt.track.SSRC() && dt.pub.kind == webrtc.RTPCodecTypeVideo {
+				dt.recv.loss.report(float64(r.FractionLost)/256, time.Now())
 			}
 		}
 	}

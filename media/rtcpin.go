@@ -1,0 +1,108 @@
+package media
+
+import (
+	"net/netip"
+	"sync"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/srtp/v3"
+)
+
+// The SFU's own SRTCP reader for receivers on UDP. What a receiver sends
+// back (receiver reports, REMB, NACK, PLI: a few packets a second each,
+// hundreds a second for a room) would otherwise pass four goroutines
+// inside Pion on its way to the track's RTCP reader: the ICE candidate's
+// reader, the mux, the SRTCP session and the RTP sender's stream, each
+// hand-off waking a thread. For a receiver whose down connection is
+// connected over UDP, the UDP mux's own reader decrypts it with the
+// receiver's SRTCP keys from the DTLS handshake and hands it to the
+// tracks directly. Anything else (STUN, DTLS, RTCP from addresses the
+// SFU does not know, or that does not decrypt) goes on to Pion as before.
+// SRTCP carries its index in each packet, so nothing needs keeping in
+// step with Pion's own SRTCP context.
+
+// rtcpReader decrypts the SRTCP one receiver sends on its down
+// connection.
+type rtcpReader struct {
+	mu  sync.Mutex // the fields below
+	ctx *srtp.Context
+	buf []byte
+}
+
+// srtcpReplayWindow is the SRTCP replay window (as Pion's default).
+const srtcpReplayWindow = 64
+
+// newReader makes the SRTCP reader for what the remote side of k's
+// connection sends.
+func (k *srtpKeys) newReader() (*rtcpReader, error) {
+	ctx, err := srtp.CreateContext(k.remoteKey, k.remoteSalt, k.profile, srtp.SRTCPReplayProtection(srtcpReplayWindow))
+	if err != nil {
+		return nil, err
+	}
+	return &rtcpReader{ctx: ctx, buf: make([]byte, 0, maxRTPSize)}, nil
+}
+
+// isRTCP tells RTCP (SRTCP) from RTP, STUN and DTLS (RFC 5761, RFC 7983).
+func isRTCP(b []byte) bool {
+	return len(b) >= 8 && b[0]&0xc0 == 0x80 && b[1] >= 192 && b[1] <= 223
+}
+
+// takeInbound is the batchConn's inbound hook: it handles the SRTCP of
+// known receivers on UDP and reports whether it did; the rest goes to
+// Pion.
+func (s *SFU) takeInbound(b []byte, from netip.AddrPort) bool {
+	if !isRTCP(b) {
+		return false
+	}
+	v, ok := s.rtcpFrom.Load(from)
+	if !ok {
+		return false
+	}
+	return v.(*Peer).takeRTCP(b)
+}
+
+// routeRTCP makes RTCP from addr reach p's own reader (old: the address
+// it came from before, if any).
+func (s *SFU) routeRTCP(p *Peer, old, addr *destQueue) {
+	if old != nil {
+		s.rtcpFrom.CompareAndDelete(old.addr, p)
+	}
+	if addr != nil {
+		s.rtcpFrom.Store(addr.addr, p)
+	}
+}
+
+// takeRTCP decrypts and handles one SRTCP packet from p's receiver;
+// false when it is not one (Pion then gets it).
+func (p *Peer) takeRTCP(b []byte) bool {
+	r := p.rtcpIn.Load()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	plain, err := r.ctx.DecryptRTCP(r.buf[:0], b, nil)
+	var pkts []rtcp.Packet
+	if err == nil {
+		pkts, err = rtcp.Unmarshal(plain)
+		if err != nil {
+			pkts = nil // authentic but malformed: dropped, as Pion would
+		}
+		err = nil
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return false
+	}
+	p.ownRTCP.Add(1)
+	dts := p.downTracks()
+	for _, pkt := range pkts {
+		for _, ssrc := range pkt.DestinationSSRC() {
+			for _, dt := range dts {
+				if dt.track.SSRC() == ssrc {
+					dt.handleRTCP(pkt)
+				}
+			}
+		}
+	}
+	return true
+}
