@@ -18,7 +18,8 @@ type frame struct {
 }
 
 // sendQueue bounds what may wait for a slow client; a client that falls
-// this far behind is disconnected rather than slowing the room down.
+// this far behind is disconnected rather than slowing the room down. The
+// queue takes memory only while frames wait.
 const sendQueue = 256
 
 // conn is one participant's WebSocket. One goroutine reads (run), one
@@ -31,7 +32,9 @@ type conn struct {
 	host string       // the host the client connected to
 	p    *participant // set by join, guarded by room.mu
 
-	send      chan frame
+	sendMu    sync.Mutex
+	queue     []frame       // waiting for the writer, at most sendQueue; grows only as needed
+	wake      chan struct{} // the writer has frames (capacity 1)
 	stop      chan struct{} // closed to end the writer
 	stopOnce  sync.Once
 	planned   bool // leave, removal or end: no resume
@@ -48,7 +51,7 @@ type conn struct {
 func newConn(h *Hub, rm *room, ws *websocket.Conn, id Identity) *conn {
 	return &conn{
 		hub: h, room: rm, ws: ws, id: id,
-		send:   make(chan frame, sendQueue),
+		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		tokens: h.cfg.RateBurst,
 		last:   time.Now(),
@@ -71,10 +74,7 @@ func (c *conn) enqueue(o outbound) {
 }
 
 func (c *conn) enqueueBytes(b []byte) {
-	select {
-	case <-c.stop:
-	case c.send <- frame{data: b}:
-	default:
+	if !c.push(frame{data: b}) {
 		c.hub.cfg.Logger.Warn("a participant's connection is too slow; closing it", "room", c.room.id)
 		c.halt()
 	}
@@ -83,12 +83,41 @@ func (c *conn) enqueueBytes(b []byte) {
 // closeWith sends a close frame after what is queued, then ends the
 // connection.
 func (c *conn) closeWith(code int, text string) {
-	select {
-	case <-c.stop:
-	case c.send <- frame{closeCode: code, closeText: text}:
-	default:
+	if !c.push(frame{closeCode: code, closeText: text}) {
 		c.halt()
 	}
+}
+
+// push queues f for the writer; false when sendQueue frames wait already.
+// A connection that has ended takes (and drops) everything.
+func (c *conn) push(f frame) bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+	}
+	c.sendMu.Lock()
+	full := len(c.queue) >= sendQueue
+	if !full {
+		c.queue = append(c.queue, f)
+	}
+	c.sendMu.Unlock()
+	if !full {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return !full
+}
+
+// pop takes the frames waiting for the writer.
+func (c *conn) pop() []frame {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
 }
 
 func (c *conn) halt() { c.stopOnce.Do(func() { close(c.stop) }) }
@@ -126,18 +155,20 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.stop:
 			return
-		case f := <-c.send:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if f.closeCode != 0 {
-				_ = c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText))
-				// Give the client a moment to read the close frame.
-				time.Sleep(50 * time.Millisecond)
-				c.halt()
-				return
-			}
-			if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
-				c.halt()
-				return
+		case <-c.wake:
+			for _, f := range c.pop() {
+				_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if f.closeCode != 0 {
+					_ = c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText))
+					// Give the client a moment to read the close frame.
+					time.Sleep(50 * time.Millisecond)
+					c.halt()
+					return
+				}
+				if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+					c.halt()
+					return
+				}
 			}
 		case <-ping.C:
 			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
