@@ -5,7 +5,7 @@
 # With PROFILE=FILE it also saves a CPU profile of the server taken over
 # the measurement window (go tool pprof FILE), with BASE_PROFILE=FILE one
 # of the publisher-only baseline. SERVER_GOMAXPROCS=K runs the server (only)
-# with GOMAXPROCS=K.
+# with GOMAXPROCS=K, SERVER_GOGC=P with GOGC=P.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p /tmp/bench
@@ -13,7 +13,7 @@ go build -o /tmp/bench/portalo ./cmd/portalo && go build -o /tmp/bench/portalo-l
 N=${1:-10}
 D=$(mktemp -d)
 PORTALO_DATA_DIR=$D PORTALO_ADMIN_PASSWORD=bench-password /tmp/bench/portalo admin create -pseudonym benchadmin >/dev/null
-env ${SERVER_GOMAXPROCS:+GOMAXPROCS=$SERVER_GOMAXPROCS} PORTALO_DATA_DIR=$D PORTALO_ADDR=127.0.0.1:18095 PORTALO_MEDIA_UDP_PORT=0 PORTALO_MEDIA_TCP_PORT=-1 \
+env ${SERVER_GOMAXPROCS:+GOMAXPROCS=$SERVER_GOMAXPROCS} ${SERVER_GOGC:+GOGC=$SERVER_GOGC} PORTALO_DATA_DIR=$D PORTALO_DEMO_CONTENT=false PORTALO_ADDR=127.0.0.1:18095 PORTALO_MEDIA_UDP_PORT=0 PORTALO_MEDIA_TCP_PORT=-1 \
   PORTALO_MEDIA_LISTEN_IP=127.0.0.1 PORTALO_TURN_PORT=-1 PORTALO_LOG_LEVEL=info PORTALO_DEBUG_ADDR=127.0.0.1:18096 /tmp/bench/portalo >$D/server.log 2>&1 &
 SP=$!
 for i in $(seq 1 50); do curl -sf http://127.0.0.1:18095/healthz >/dev/null && break; sleep 0.2; done
@@ -21,5 +21,6 @@ for i in $(seq 1 50); do curl -sf http://127.0.0.1:18095/healthz >/dev/null && b
 RC=$?
 kill $SP; wait $SP 2>/dev/null
 grep -h 'packets sent' $D/server.log
+cp $D/server.log /tmp/bench/server.log # the last run's server log
 rm -rf $D
 exit $RC

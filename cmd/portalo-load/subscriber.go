@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -143,8 +142,24 @@ func connectSubscriber(ctx context.Context, idx int, base, workshopID string, ja
 		if err := rc.err(); err != nil {
 			return s, fmt.Errorf("no video after %s: %w", time.Since(s.dialAt).Round(time.Millisecond), err)
 		}
-		return s, errors.New("no video within the join timeout")
+		return s, fmt.Errorf("no video within the join timeout (%s)", s.state())
 	}
+}
+
+// state describes how far a subscriber got, for a failed join.
+func (s *subscriber) state() string {
+	s.mu.Lock()
+	audio, video := s.audio.packets, s.video.packets
+	s.mu.Unlock()
+	desc := "no down connection"
+	s.rc.mu.Lock()
+	pc := s.rc.down
+	s.rc.mu.Unlock()
+	if pc != nil {
+		desc = fmt.Sprintf("down connection %s, ICE %s, %d transceivers",
+			pc.ConnectionState(), pc.ICEConnectionState(), len(pc.GetTransceivers()))
+	}
+	return fmt.Sprintf("%s; %d audio and %d video packets", desc, audio, video)
 }
 
 func (s *subscriber) close() {
