@@ -185,6 +185,14 @@ func (l *layer) alive(now time.Time) bool {
 	return now.UnixNano()-l.lastPkt.Load() < int64(time.Second)
 }
 
+// maxBurst is how many bytes of one video frame a layer's reader queues
+// for each receiver before it flushes: an ordinary frame of a 1.5 Mbit/s
+// layer (about 6 KB) goes out whole, a keyframe (30 to 60 KB) in parts of
+// about 12 packets, one GSO message each. With hundreds of receivers the
+// queued copies of a whole keyframe were megabytes the packet pool then
+// kept.
+const maxBurst = 8 << 10
+
 // readLoop reads one published RTP stream until it ends and hands every
 // packet to the receivers that want it. The packet is shared, never
 // modified after this point.
@@ -193,6 +201,7 @@ func (l *layer) readLoop() {
 	defer t.owner.layerEnded(t)
 	scratch := make([]byte, 1500)
 	video := t.kind == webrtc.RTPCodecTypeVideo
+	burst := 0 // bytes queued for each receiver since this reader's last flush
 	for {
 		n, _, err := l.track.Read(scratch)
 		if err != nil {
@@ -222,9 +231,13 @@ func (l *layer) readLoop() {
 			}
 		}
 		t.owner.sfu.fanOut(l, t.subscribers(), pkt, kf, now)
-		// The end of a video frame: send it to everyone at once.
-		if video && pkt.Marker {
+		burst += n
+		// The end of a video frame: send it to everyone at once. A large
+		// frame (a keyframe) goes in parts, so that what waits in the
+		// queues stays below maxBurst per receiver however many there are.
+		if video && (pkt.Marker || burst >= maxBurst) {
 			t.owner.sfu.flushMedia()
+			burst = 0
 		}
 	}
 }
