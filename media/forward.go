@@ -82,7 +82,7 @@ type localTrack struct {
 	abs     [3]byte
 	ext     [1]rtp.Extension
 	hdr     rtp.Header    // scratch for write
-	srtp    *srtp.Context // the SFU's own SRTP context (srtpout.go), nil until the keys are known
+	srtp    *srtp.Context // the receiver's downSRTP context (srtpout.go), nil until the keys are known
 	plain   rtp.Packet    // scratch: the packet to encrypt
 	parsed  rtp.Header    // scratch for the SRTP context
 	scratch []byte        // for fillRTP when the packet goes through Pion
@@ -197,7 +197,7 @@ func (t *localTrack) send(h *rtp.Header, payload []byte) error {
 	recv := t.dt.recv
 	if t.srtp == nil {
 		if k := recv.downKeys.Load(); k != nil {
-			ctx, err := k.newContext()
+			ctx, err := recv.downSRTP.get(k)
 			if err != nil {
 				return err
 			}
@@ -242,6 +242,9 @@ func (t *localTrack) fillRTP(dst []byte) ([]byte, error) {
 		return nil, err
 	}
 	// In place: EncryptRTP writes into the buffer it reads.
+	sc := &t.dt.recv.downSRTP
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	return t.srtp.EncryptRTP(dst, dst[:n], &t.parsed)
 }
 

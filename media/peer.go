@@ -65,6 +65,7 @@ type Peer struct {
 	loss          *lossEstimate              // from the down connection's receiver reports
 	downTCP       atomic.Bool                // the down connection runs over ICE-TCP
 	downKeys      atomic.Pointer[srtpKeys]   // for the SFU's own SRTP writer, nil: Pion writes
+	downSRTP      sendContext                // the own SRTP writer's context, made from downKeys
 	downQueue     atomic.Pointer[destQueue]  // held batchConn queue of the UDP pair, nil: Pion writes
 	rtcpIn        atomic.Pointer[rtcpReader] // the down connection's SRTCP from the receiver, see rtcpin.go
 	ownRTCP       atomic.Uint64              // RTCP packets the own reader took

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/pion/dtls/v3"
@@ -118,6 +119,29 @@ func dtlsConnOf(t *webrtc.DTLSTransport) *dtls.Conn {
 // newContext makes an SRTP context for sending with k.
 func (k *srtpKeys) newContext() (*srtp.Context, error) {
 	return srtp.CreateContext(k.key, k.salt, k.profile)
+}
+
+// sendContext is the SRTP context the SFU sends one receiver's tracks
+// with: one for all of them (it keeps each SSRC's rollover counter
+// apart), as each context holds two AES-GCM ciphers. mu serialises the
+// encryption, which the tracks' writers do each under their own lock.
+type sendContext struct {
+	mu  sync.Mutex
+	ctx *srtp.Context
+}
+
+// get returns the context, made with k on first use.
+func (c *sendContext) get(k *srtpKeys) (*srtp.Context, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		ctx, err := k.newContext()
+		if err != nil {
+			return nil, err
+		}
+		c.ctx = ctx
+	}
+	return c.ctx, nil
 }
 
 // udpDest returns the address the batchConn sends to for the remote
