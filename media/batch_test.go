@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -97,6 +98,53 @@ func TestBatchConnDeliversEveryPacketInOrder(t *testing.T) {
 				t.Errorf("without GSO every packet is a message: %+v", st)
 			}
 		})
+	}
+}
+
+// TestBatchConnSocketFamilies: the batcher delivers from an IPv4 socket,
+// an IPv6 one and a dual-stack one sending to IPv4 receivers (as
+// ::ffff:a.b.c.d), with and without GSO.
+func TestBatchConnSocketFamilies(t *testing.T) {
+	listen := func(t *testing.T, network, ip string) *net.UDPConn {
+		t.Helper()
+		c, err := net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			t.Skipf("no %s socket on %s here: %v", network, ip, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for _, tc := range []struct {
+		name            string
+		sendNet, sendIP string
+		recvNet, recvIP string
+	}{
+		{"IPv4", "udp4", "127.0.0.1", "udp4", "127.0.0.1"},
+		{"IPv6", "udp6", "::1", "udp6", "::1"},
+		{"dual-stack to IPv4", "udp", "::", "udp4", "127.0.0.1"},
+	} {
+		for _, gso := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s gso=%v", tc.name, gso), func(t *testing.T) {
+				b := newBatchConn(listen(t, tc.sendNet, tc.sendIP))
+				b.gso.Store(gso)
+				dst := listen(t, tc.recvNet, tc.recvIP)
+				var want [][]byte
+				for i, size := range []int{1200, 1200, 1200, 400, 90} {
+					p := rtpLike(size, byte(i))
+					want = append(want, p)
+					if _, err := b.WriteToAddrPort(p, dst.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				b.Flush()
+				got := readAll(t, dst, len(want))
+				for i := range want {
+					if !bytes.Equal(got[i], want[i]) {
+						t.Fatalf("datagram %d: %d bytes, want %d", i, len(got[i]), len(want[i]))
+					}
+				}
+			})
+		}
 	}
 }
 
