@@ -187,10 +187,10 @@ func (l *layer) alive(now time.Time) bool {
 
 // maxBurst is how many bytes of one video frame a layer's reader queues
 // for each receiver before it flushes: an ordinary frame of a 1.5 Mbit/s
-// layer (about 6 KB) goes out whole, a keyframe (30 to 60 KB) in parts of
-// about 12 packets, one GSO message each. With hundreds of receivers the
-// queued copies of a whole keyframe were megabytes the packet pool then
-// kept.
+// layer (about 6 KB) mostly goes out whole, a keyframe (30 to 60 KB) in
+// parts of six or seven packets, one GSO message each. With hundreds of
+// receivers the queued copies of a whole keyframe were megabytes, which
+// the packet pool then kept.
 const maxBurst = 8 << 10
 
 // readLoop reads one published RTP stream until it ends and hands every
