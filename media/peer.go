@@ -512,20 +512,28 @@ func (p *Peer) attach(t *pubTrack) {
 	defer p.flushSignals()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.attachLocked(t) {
+		p.offerLocked()
+	}
+}
+
+// attachLocked adds t to the down connection if p may receive it and
+// reports whether it did; the caller renegotiates. p.mu held.
+func (p *Peer) attachLocked(t *pubTrack) bool {
 	if p.closed || t.owner == p || p.subs[t] != nil || !t.active.Load() ||
 		(p.audioOnly && t.kind == webrtc.RTPCodecTypeVideo) {
-		return
+		return false
 	}
 	if err := p.ensureDownLocked(); err != nil {
 		p.sfu.log.Warn("media: down connection", "peer", p.id, "err", err)
-		return
+		return false
 	}
 	dt := &downTrack{pub: t, recv: p}
 	dt.track = &localTrack{dt: dt, codec: t.codec, id: t.id, streamID: t.owner.streamID}
 	sender, err := p.down.AddTrack(dt.track)
 	if err != nil {
 		p.sfu.log.Warn("media: add track", "peer", p.id, "err", err)
-		return
+		return false
 	}
 	dt.sender = sender
 	dt.created = time.Now()
@@ -535,6 +543,11 @@ func (p *Peer) attach(t *pubTrack) {
 	if !p.ownRTCPPath() {
 		dt.readRTCPThroughPion()
 	}
+	return true
+}
+
+// offerLocked sends a down offer for changed tracks. p.mu held.
+func (p *Peer) offerLocked() {
 	if err := p.offerDownLocked(false); err != nil {
 		p.sfu.log.Warn("media: down offer", "peer", p.id, "err", err)
 	}
@@ -563,10 +576,22 @@ func (p *Peer) detach(t *pubTrack) {
 	}
 }
 
-// attachExisting subscribes p to every track of its room.
+// attachExisting subscribes p to every track of its room, with one
+// offer for all of them: a joining receiver gets audio and video in its
+// first offer, not in an offer and a renegotiation right after it (which
+// costs a round trip, and which a client that starts its ICE agent
+// asynchronously, as Pion does, can take for an ICE restart).
 func (p *Peer) attachExisting() {
-	for _, t := range p.room.publishedTracks() {
-		p.attach(t)
+	tracks := p.room.publishedTracks() // before p.mu: the room's lock is not taken under it
+	defer p.flushSignals()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	added := false
+	for _, t := range tracks {
+		added = p.attachLocked(t) || added
+	}
+	if added {
+		p.offerLocked()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -509,6 +510,14 @@ func testForwardingOneToMany(t *testing.T, s *SFU) {
 		}
 		return true
 	})
+	// A receiver joining a running room gets every track in its first
+	// offer, not an offer and a renegotiation right after it.
+	late.mu.Lock()
+	offers := slices.Clone(late.offers)
+	late.mu.Unlock()
+	if len(offers) != 1 || !strings.Contains(offers[0], "m=audio") || !strings.Contains(offers[0], "m=video") {
+		t.Errorf("late subscriber: %d offers, want one with audio and video", len(offers))
+	}
 	for i, c := range subs {
 		v := c.track(webrtc.RTPCodecTypeVideo)
 		if !v.first {
