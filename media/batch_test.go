@@ -48,6 +48,18 @@ func readAll(t *testing.T, c *net.UDPConn, n int) [][]byte {
 	return got
 }
 
+// expectDatagrams reads len(want) datagrams from c and checks they are
+// want, in order.
+func expectDatagrams(t *testing.T, c *net.UDPConn, want [][]byte) {
+	t.Helper()
+	got := readAll(t, c, len(want))
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("datagram %d: %d bytes, want %d", i, len(got[i]), len(want[i]))
+		}
+	}
+}
+
 func TestBatchConnDeliversEveryPacketInOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -137,12 +149,7 @@ func TestBatchConnSocketFamilies(t *testing.T) {
 					}
 				}
 				b.Flush()
-				got := readAll(t, dst, len(want))
-				for i := range want {
-					if !bytes.Equal(got[i], want[i]) {
-						t.Fatalf("datagram %d: %d bytes, want %d", i, len(got[i]), len(want[i]))
-					}
-				}
+				expectDatagrams(t, dst, want)
 			})
 		}
 	}
@@ -264,12 +271,7 @@ func TestBatchConnFilledPackets(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Flush()
-	got := readAll(t, dst, len(want))
-	for i := range want {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Fatalf("datagram %d: %d bytes, want %d", i, len(got[i]), len(want[i]))
-		}
-	}
+	expectDatagrams(t, dst, want)
 
 	// Two writers, each to its own receivers, and flushes meanwhile.
 	const perWriter, packets = 4, 200
