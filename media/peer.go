@@ -546,7 +546,8 @@ func (p *Peer) attachLocked(t *pubTrack) bool {
 	return true
 }
 
-// offerLocked sends a down offer for changed tracks. p.mu held.
+// offerLocked sends a down offer for added or removed tracks (logging a
+// failure: the caller has no one to return it to). p.mu held.
 func (p *Peer) offerLocked() {
 	if err := p.offerDownLocked(false); err != nil {
 		p.sfu.log.Warn("media: down offer", "peer", p.id, "err", err)
@@ -571,9 +572,7 @@ func (p *Peer) detach(t *pubTrack) {
 		return
 	}
 	_ = p.down.RemoveTrack(dt.sender)
-	if err := p.offerDownLocked(false); err != nil {
-		p.sfu.log.Warn("media: down offer", "peer", p.id, "err", err)
-	}
+	p.offerLocked()
 }
 
 // attachExisting subscribes p to every track of its room, with one
