@@ -9,10 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // Sending many small UDP packets is what an SFU spends most of its CPU on:
@@ -34,10 +31,8 @@ import (
 // out one per message, still in one sendmmsg.
 type batchConn struct {
 	*net.UDPConn
-	writer interface {
-		WriteBatch(ms []ipv4.Message, flags int) (int, error)
-	}
-	gso atomic.Bool
+	sock *batchSocket
+	gso  atomic.Bool
 	// take, when set, may handle a packet read instead of the reader
 	// (the SFU's own SRTCP reader); set before the first read.
 	take func(b []byte, from netip.AddrPort) bool
@@ -55,8 +50,7 @@ type batchConn struct {
 
 	sendMu sync.Mutex // one flush at a time; the fields below
 	out    []*destQueue
-	msgs   []ipv4.Message
-	oobs   [][]byte
+	msgs   []batchMsg
 	stats  batchStats
 }
 
@@ -75,8 +69,8 @@ type batchStats struct {
 // frame each receiver ever got. Each queue has its own lock: the fan-out
 // shards write to different receivers at the same time.
 type destQueue struct {
-	addr  netip.AddrPort
-	uaddr *net.UDPAddr
+	addr netip.AddrPort
+	dest destAddr
 
 	mu     sync.Mutex // the fields below
 	pkts   [][]byte   // each in a slot
@@ -86,6 +80,14 @@ type destQueue struct {
 	sendPkts [][]byte // sendMu
 	used     uint64   // b.mu: flush count when it last had packets
 	holders  int      // b.mu; see hold
+}
+
+// batchMsg is one message of a flush: one packet, or with seg > 0 a run
+// of packets the kernel cuts at seg bytes (UDP GSO).
+type batchMsg struct {
+	q    *destQueue
+	pkts [][]byte
+	seg  int
 }
 
 // slot holds one queued packet.
@@ -111,25 +113,22 @@ const (
 	// allows 64 segments and 64 KiB).
 	maxSegments = 32
 	maxGSOBytes = 60000
-	// udpSegment is the UDP_SEGMENT socket option (linux/udp.h).
-	udpSegment = 103
 	// pruneEvery is how many flushes pass between removals of idle
 	// destinations.
 	pruneEvery = 4096
 )
 
-func newBatchConn(c *net.UDPConn) *batchConn {
-	b := &batchConn{UDPConn: c, dests: map[netip.AddrPort]*destQueue{}}
-	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
-		b.writer = ipv4.NewPacketConn(c)
-	} else {
-		b.writer = ipv6.NewPacketConn(c)
+func newBatchConn(c *net.UDPConn) (*batchConn, error) {
+	sock, err := newBatchSocket(c)
+	if err != nil {
+		return nil, fmt.Errorf("media: UDP socket: %w", err)
 	}
-	b.gso.Store(true)
+	b := &batchConn{UDPConn: c, sock: sock, dests: map[netip.AddrPort]*destQueue{}}
+	b.gso.Store(gsoAvailable)
 	_ = c.SetWriteBuffer(4 << 20)
 	b.timer = time.AfterFunc(time.Hour, b.Flush)
 	b.timer.Stop()
-	return b
+	return b, nil
 }
 
 // isRTP tells RTP (and SRTP, whose header is clear) from STUN, DTLS and
@@ -142,7 +141,7 @@ func isRTP(b []byte) bool {
 // allocation-free path.
 func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 	for {
-		n, from, err := b.UDPConn.ReadFromUDPAddrPort(p)
+		n, from, err := b.sock.readFrom(p)
 		if err != nil || b.take == nil || !b.take(p[:n], from) {
 			return n, from, err
 		}
@@ -151,7 +150,7 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 
 func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
 	if !isRTP(p) || len(p) > maxRTPSize {
-		return b.UDPConn.WriteToUDPAddrPort(p, addr)
+		return b.sock.writeTo(p, addr)
 	}
 	b.mu.Lock()
 	q := b.dests[addr]
@@ -164,7 +163,7 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 
 // newQueueLocked adds the queue of a destination. b.mu held.
 func (b *batchConn) newQueueLocked(addr netip.AddrPort) *destQueue {
-	q := &destQueue{addr: addr, uaddr: net.UDPAddrFromAddrPort(addr)}
+	q := &destQueue{addr: addr, dest: b.sock.destAddr(addr)}
 	b.dests[addr] = q
 	return q
 }
@@ -311,7 +310,6 @@ func (b *batchConn) Flush() {
 func (b *batchConn) send() {
 	gso := b.gso.Load()
 	b.msgs = b.msgs[:0]
-	nOOB := 0
 	for _, q := range b.out {
 		pkts := q.sendPkts
 		b.stats.Packets += uint64(len(pkts))
@@ -333,10 +331,9 @@ func (b *batchConn) send() {
 				}
 			}
 			// One iovec per packet: the kernel cuts the message at seg.
-			m := ipv4.Message{Buffers: pkts[i : i+n : i+n], Addr: q.uaddr}
+			m := batchMsg{q: q, pkts: pkts[i : i+n : i+n]}
 			if n > 1 {
-				m.OOB = b.segmentOOB(nOOB, seg)
-				nOOB++
+				m.seg = seg
 			}
 			b.msgs = append(b.msgs, m)
 			i += n
@@ -344,7 +341,7 @@ func (b *batchConn) send() {
 	}
 	msgs := b.msgs
 	for len(msgs) > 0 {
-		n, err := b.writer.WriteBatch(msgs, 0)
+		n, err := b.sock.sendBatch(msgs)
 		b.stats.Syscalls++
 		if n > 0 {
 			b.stats.Messages += uint64(n)
@@ -354,7 +351,7 @@ func (b *batchConn) send() {
 		if err == nil || errors.Is(err, net.ErrClosed) {
 			return
 		}
-		if len(msgs[0].OOB) > 0 && gsoUnsupported(err) {
+		if msgs[0].seg > 0 && gsoUnsupported(err) {
 			// No GSO here: send the rest one packet per message.
 			b.gso.Store(false)
 			msgs = splitSegments(msgs)
@@ -366,36 +363,21 @@ func (b *batchConn) send() {
 	}
 }
 
-// segmentOOB returns the i-th reusable control message carrying
-// UDP_SEGMENT = size.
-func (b *batchConn) segmentOOB(i, size int) []byte {
-	for len(b.oobs) <= i {
-		b.oobs = append(b.oobs, make([]byte, syscall.CmsgSpace(2)))
-	}
-	oob := b.oobs[i]
-	h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
-	h.Level = syscall.IPPROTO_UDP
-	h.Type = udpSegment
-	h.SetLen(syscall.CmsgLen(2))
-	*(*uint16)(unsafe.Pointer(&oob[syscall.CmsgLen(0)])) = uint16(size)
-	return oob
-}
-
 func gsoUnsupported(err error) bool {
 	return errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL) ||
 		errors.Is(err, syscall.ENOPROTOOPT) || errors.Is(err, syscall.EOPNOTSUPP)
 }
 
 // splitSegments turns GSO messages back into one message per packet.
-func splitSegments(msgs []ipv4.Message) []ipv4.Message {
-	var out []ipv4.Message
+func splitSegments(msgs []batchMsg) []batchMsg {
+	var out []batchMsg
 	for _, m := range msgs {
-		if len(m.OOB) == 0 {
+		if m.seg == 0 {
 			out = append(out, m)
 			continue
 		}
-		for i := range m.Buffers { // a packet each
-			out = append(out, ipv4.Message{Buffers: m.Buffers[i : i+1 : i+1], Addr: m.Addr})
+		for i := range m.pkts { // a packet each
+			out = append(out, batchMsg{q: m.q, pkts: m.pkts[i : i+1 : i+1]})
 		}
 	}
 	return out

@@ -32,6 +32,16 @@ func listenUDP(t *testing.T) *net.UDPConn {
 	return c
 }
 
+// newBatchConnT is newBatchConn for a test.
+func newBatchConnT(t testing.TB, c *net.UDPConn) *batchConn {
+	t.Helper()
+	b, err := newBatchConn(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // readAll reads n datagrams from c.
 func readAll(t *testing.T, c *net.UDPConn, n int) [][]byte {
 	t.Helper()
@@ -76,7 +86,7 @@ func TestBatchConnDeliversEveryPacketInOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			send := listenUDP(t)
-			b := newBatchConn(send)
+			b := newBatchConnT(t, send)
 			b.gso.Store(tc.gso)
 			dsts := []*net.UDPConn{listenUDP(t), listenUDP(t), listenUDP(t)}
 			var want [][]byte
@@ -137,7 +147,7 @@ func TestBatchConnSocketFamilies(t *testing.T) {
 	} {
 		for _, gso := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s gso=%v", tc.name, gso), func(t *testing.T) {
-				b := newBatchConn(listen(t, tc.sendNet, tc.sendIP))
+				b := newBatchConnT(t, listen(t, tc.sendNet, tc.sendIP))
 				b.gso.Store(gso)
 				dst := listen(t, tc.recvNet, tc.recvIP)
 				var want [][]byte
@@ -150,9 +160,51 @@ func TestBatchConnSocketFamilies(t *testing.T) {
 				}
 				b.Flush()
 				expectDatagrams(t, dst, want)
+
+				// Not RTP: sent at once.
+				stun := append([]byte{0x00, 0x01}, make([]byte, 18)...)
+				if _, err := b.WriteToAddrPort(stun, dst.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+					t.Fatal(err)
+				}
+				expectDatagrams(t, dst, [][]byte{stun})
+
+				// Reading tells who sent it.
+				reply := []byte("reply")
+				to := netip.AddrPortFrom(netip.MustParseAddr(tc.recvIP), b.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+				if _, err := dst.WriteToUDPAddrPort(reply, to); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 100)
+				_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+				n, from, err := b.ReadFromAddrPort(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := dst.LocalAddr().(*net.UDPAddr).AddrPort(); !bytes.Equal(buf[:n], reply) ||
+					from.Addr().Unmap() != want.Addr().Unmap() || from.Port() != want.Port() {
+					t.Fatalf("read %q from %v, want %q from %v", buf[:n], from, reply, want)
+				}
 			})
 		}
 	}
+}
+
+func TestBatchConnUnreachableFamily(t *testing.T) {
+	// An IPv4 socket cannot send to IPv6: that destination fails, the
+	// others still get theirs.
+	b := newBatchConnT(t, listenUDP(t))
+	dst := listenUDP(t)
+	v6 := netip.MustParseAddrPort("[2001:db8::1]:5000")
+	if _, err := b.WriteToAddrPort(append([]byte{0x00, 0x01}, make([]byte, 18)...), v6); err == nil {
+		t.Error("STUN to IPv6 from an IPv4 socket: no error")
+	}
+	for _, to := range []netip.AddrPort{v6, {}, dst.LocalAddr().(*net.UDPAddr).AddrPort()} {
+		if _, err := b.WriteToAddrPort(rtpLike(200, 1), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Flush()
+	expectDatagrams(t, dst, [][]byte{rtpLike(200, 1)})
 }
 
 // repeated is n copies of v.
@@ -165,7 +217,7 @@ func repeated[T any](v T, n int) []T {
 }
 
 func TestBatchConnSendsOthersAtOnceAndFlushesLateRTP(t *testing.T) {
-	b := newBatchConn(listenUDP(t))
+	b := newBatchConnT(t, listenUDP(t))
 	dst := listenUDP(t)
 	to := dst.LocalAddr().(*net.UDPAddr).AddrPort()
 	// STUN (first byte 0), DTLS (22) and RTCP (payload type 200) go out
@@ -193,7 +245,7 @@ func TestBatchConnSendsOthersAtOnceAndFlushesLateRTP(t *testing.T) {
 }
 
 func TestBatchConnClosed(t *testing.T) {
-	b := newBatchConn(listenUDP(t))
+	b := newBatchConnT(t, listenUDP(t))
 	dst := listenUDP(t)
 	if _, err := b.WriteToAddrPort(rtpLike(100, 1), dst.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 		t.Fatal(err)
@@ -250,7 +302,7 @@ func (f testFiller) fillRTP(dst []byte) ([]byte, error) {
 // nothing behind; writers on several goroutines and flushes in between
 // lose nothing (run with -race).
 func TestBatchConnFilledPackets(t *testing.T) {
-	b := newBatchConn(listenUDP(t))
+	b := newBatchConnT(t, listenUDP(t))
 	dst := listenUDP(t)
 	q := b.hold(dst.LocalAddr().(*net.UDPAddr).AddrPort())
 	defer b.release(q)
@@ -315,7 +367,7 @@ func TestBatchConnFilledPackets(t *testing.T) {
 // TestBatchConnFlushesAFullQueue: a destination with maxQueueBytes queued
 // (a keyframe burst) is sent at once, without waiting for a flush.
 func TestBatchConnFlushesAFullQueue(t *testing.T) {
-	b := newBatchConn(listenUDP(t))
+	b := newBatchConnT(t, listenUDP(t))
 	// No timer flush during the test: the timer counts as armed, and is not.
 	b.mu.Lock()
 	b.armed = true
@@ -341,7 +393,7 @@ func TestBatchConnFlushesAFullQueue(t *testing.T) {
 // a packet: memory goes with the packets in flight, not with the largest
 // frame a receiver ever got.
 func TestBatchConnHoldsNothingOnceSent(t *testing.T) {
-	b := newBatchConn(listenUDP(t))
+	b := newBatchConnT(t, listenUDP(t))
 	var dsts []*net.UDPConn
 	var qs []*destQueue
 	for range 2 {

@@ -93,7 +93,10 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("media: UDP port: %w", err)
 	}
 	if uc, ok := s.udp.(*net.UDPConn); ok {
-		s.batch = newBatchConn(uc)
+		if s.batch, err = newBatchConn(uc); err != nil {
+			_ = uc.Close()
+			return nil, err
+		}
 		s.batch.take = s.takeInbound
 		s.udp = s.batch
 	}

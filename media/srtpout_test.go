@@ -232,7 +232,7 @@ func benchReceivers(b *testing.B, n int, kind webrtc.RTPCodecType) (*SFU, []*dow
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &SFU{batch: newBatchConn(udp)}
+	s := &SFU{batch: newBatchConnT(b, udp)}
 	b.Cleanup(func() { s.batch.Close() })
 	key, salt := make([]byte, 16), make([]byte, 12)
 	keys := &srtpKeys{profile: srtp.ProtectionProfileAeadAes128Gcm, key: key, salt: salt}

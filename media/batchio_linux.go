@@ -1,0 +1,282 @@
+//go:build linux
+
+package media
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// On Linux the batcher makes its hot system calls itself, as raw system
+// calls: a non-blocking sendmmsg or recvfrom on a UDP socket is CPU work
+// in the kernel, it never sleeps. Through package syscall each such call
+// would tell the Go scheduler it may block, and the first one after an
+// idle moment wakes the runtime's monitor thread, which then polls every
+// 20 µs for a while: with a packet every few milliseconds that was a
+// context switch for almost every packet, the largest single cost after
+// the sends themselves. When the socket is full (EAGAIN) the calls wait
+// in the poller like any Go I/O.
+
+// batchSocket sends and reads the batcher's datagrams.
+type batchSocket struct {
+	rc syscall.RawConn
+	v6 bool // an AF_INET6 socket: IPv4 peers are v4-mapped
+
+	// sendmmsg's arguments, reused from flush to flush (batchConn.sendMu).
+	hdrs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	cmsgs []byte
+	msgs  []batchMsg // the ones being sent
+	sent  int
+	err   syscall.Errno
+	write func(fd uintptr) bool
+
+	sendtos sync.Pool // of *sendtoCall
+
+	readMu  sync.Mutex // one read at a time (the ICE mux has one reader)
+	reading recvfromCall
+}
+
+// gsoAvailable: the batcher tries UDP GSO, and stops where the kernel or
+// the interface says no.
+const gsoAvailable = true
+
+// destAddr is a destination as the kernel takes it; n is 0 for one the
+// socket cannot reach (IPv6 from an IPv4 socket).
+type destAddr struct {
+	raw [unix.SizeofSockaddrInet6]byte
+	n   uint32
+}
+
+func newBatchSocket(c *net.UDPConn) (*batchSocket, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	la, _ := c.LocalAddr().(*net.UDPAddr)
+	s := &batchSocket{rc: rc, v6: la == nil || la.IP.To4() == nil}
+	s.write = s.sendmmsg
+	return s, nil
+}
+
+func (s *batchSocket) destAddr(a netip.AddrPort) destAddr {
+	var d destAddr
+	ip := a.Addr()
+	if !ip.IsValid() || (!s.v6 && !ip.Unmap().Is4()) {
+		return d // n 0: the kernel refuses it
+	}
+	if !s.v6 {
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&d.raw[0]))
+		sa.Family = unix.AF_INET
+		sa.Addr = ip.Unmap().As4()
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], a.Port())
+		d.n = unix.SizeofSockaddrInet4
+		return d
+	}
+	sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&d.raw[0]))
+	sa.Family = unix.AF_INET6
+	sa.Addr = ip.As16()
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], a.Port())
+	if z := ip.Zone(); z != "" {
+		if id, err := strconv.ParseUint(z, 10, 32); err == nil {
+			sa.Scope_id = uint32(id)
+		} else if ifi, err := net.InterfaceByName(z); err == nil {
+			sa.Scope_id = uint32(ifi.Index)
+		}
+	}
+	d.n = unix.SizeofSockaddrInet6
+	return d
+}
+
+// sendBatch hands msgs to the kernel in one sendmmsg and returns how many
+// it took.
+func (s *batchSocket) sendBatch(msgs []batchMsg) (int, error) {
+	s.hdrs = s.hdrs[:0]
+	s.iovs = s.iovs[:0]
+	s.cmsgs = s.cmsgs[:0]
+	for _, m := range msgs {
+		for _, p := range m.pkts {
+			s.iovs = append(s.iovs, unix.Iovec{Base: &p[0]})
+			s.iovs[len(s.iovs)-1].SetLen(len(p))
+		}
+		if m.seg > 0 {
+			s.cmsgs = appendSegmentCmsg(s.cmsgs, m.seg)
+		}
+	}
+	iov, cm := 0, 0
+	for _, m := range msgs {
+		var h unix.Mmsghdr
+		h.Hdr.Name = &m.q.dest.raw[0]
+		h.Hdr.Namelen = m.q.dest.n
+		h.Hdr.Iov = &s.iovs[iov]
+		h.Hdr.SetIovlen(len(m.pkts))
+		iov += len(m.pkts)
+		if m.seg > 0 {
+			h.Hdr.Control = &s.cmsgs[cm]
+			h.Hdr.SetControllen(unix.CmsgSpace(2))
+			cm += unix.CmsgSpace(2)
+		}
+		s.hdrs = append(s.hdrs, h)
+	}
+	s.msgs, s.sent, s.err = msgs, 0, 0
+	err := s.rc.Write(s.write)
+	s.msgs = nil
+	if err != nil {
+		return 0, err
+	}
+	if s.err != 0 {
+		return s.sent, os.NewSyscallError("sendmmsg", s.err)
+	}
+	return s.sent, nil
+}
+
+// sendmmsg is sendBatch's call, as syscall.RawConn.Write wants it: false
+// waits until the socket can take more.
+func (s *batchSocket) sendmmsg(fd uintptr) bool {
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
+		uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), 0, 0, 0)
+	for errno == unix.EINTR {
+		n, _, errno = unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
+			uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), 0, 0, 0)
+	}
+	if errno == unix.EAGAIN {
+		return false
+	}
+	s.sent, s.err = int(n), errno
+	if errno != 0 {
+		s.sent = 0
+	}
+	return true
+}
+
+// appendSegmentCmsg appends a control message setting UDP_SEGMENT = size.
+func appendSegmentCmsg(b []byte, size int) []byte {
+	start := len(b)
+	b = append(b, make([]byte, unix.CmsgSpace(2))...)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[start]))
+	h.Level = unix.IPPROTO_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&b[start+unix.CmsgLen(0)])) = uint16(size)
+	return b
+}
+
+// writeTo sends p to a at once.
+func (s *batchSocket) writeTo(p []byte, a netip.AddrPort) (int, error) {
+	c, _ := s.sendtos.Get().(*sendtoCall)
+	if c == nil {
+		c = &sendtoCall{}
+		c.f = c.sendto
+	}
+	defer s.sendtos.Put(c)
+	c.d = s.destAddr(a)
+	if c.d.n == 0 {
+		return 0, &net.OpError{Op: "write", Net: "udp", Err: &net.AddrError{Err: "not reachable from this socket", Addr: a.String()}}
+	}
+	c.p = p
+	err := s.rc.Write(c.f)
+	c.p = nil
+	if err == nil && c.errno != 0 {
+		err = os.NewSyscallError("sendto", c.errno)
+	}
+	if err != nil {
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(a), Err: err}
+	}
+	return c.n, nil
+}
+
+// sendtoCall is a sendto(2), its arguments and result: pooled, so that
+// neither it nor the function RawConn.Write takes is allocated per call.
+type sendtoCall struct {
+	p     []byte
+	d     destAddr
+	n     int
+	errno syscall.Errno
+	f     func(fd uintptr) bool
+}
+
+func (c *sendtoCall) sendto(fd uintptr) bool {
+	var buf *byte
+	if len(c.p) > 0 {
+		buf = &c.p[0]
+	}
+	for {
+		n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(buf)), uintptr(len(c.p)), 0,
+			uintptr(unsafe.Pointer(&c.d.raw[0])), uintptr(c.d.n))
+		if errno != unix.EINTR {
+			c.n, c.errno = int(n), errno
+			return errno != unix.EAGAIN
+		}
+	}
+}
+
+// readFrom reads one datagram into p.
+func (s *batchSocket) readFrom(p []byte) (int, netip.AddrPort, error) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	c := &s.reading
+	if c.f == nil {
+		c.f = c.recvfrom
+	}
+	c.p = p
+	err := s.rc.Read(c.f)
+	c.p = nil
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if c.errno != 0 {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", c.errno)}
+	}
+	return c.n, sockaddrAddrPort(&c.sa), nil
+}
+
+// recvfromCall is a recvfrom(2), its arguments and result.
+type recvfromCall struct {
+	p     []byte
+	sa    unix.RawSockaddrAny
+	n     int
+	errno syscall.Errno
+	f     func(fd uintptr) bool
+}
+
+func (c *recvfromCall) recvfrom(fd uintptr) bool {
+	var buf *byte
+	if len(c.p) > 0 {
+		buf = &c.p[0]
+	}
+	for {
+		salen := uint32(unix.SizeofSockaddrAny)
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(buf)), uintptr(len(c.p)), 0,
+			uintptr(unsafe.Pointer(&c.sa)), uintptr(unsafe.Pointer(&salen)))
+		if errno != unix.EINTR {
+			c.n, c.errno = int(n), errno
+			return errno != unix.EAGAIN
+		}
+	}
+}
+
+func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&a.Port))[:])
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), port)
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&a.Port))[:])
+		ip := netip.AddrFrom16(a.Addr)
+		if a.Scope_id != 0 { // numeric: no interface lookup a packet
+			ip = ip.WithZone(strconv.FormatUint(uint64(a.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(ip, port)
+	}
+	return netip.AddrPort{}
+}
