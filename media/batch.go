@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
 )
 
 // Sending many small UDP packets is what an SFU spends most of its CPU on:
