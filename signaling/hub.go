@@ -109,8 +109,8 @@ func NewHub(cfg Config) *Hub {
 	}
 }
 
-// ServeWS upgrades the request to a WebSocket and runs the participant's
-// connection to the room until it ends. The caller has authenticated id and
+// ServeWS upgrades the request to a WebSocket and starts the participant's
+// connection to the room; it returns once the connection runs. The caller has authenticated id and
 // checked that the room may be entered.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, roomID string, id Identity) {
 	rm, err := h.room(roomID)
@@ -126,14 +126,20 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, roomID string, id 
 	if err != nil {
 		return // the upgrader answered already
 	}
-	h.wg.Add(1)
-	defer h.wg.Done()
 	c := newConn(h, rm, ws, id)
 	c.host = r.Host
 	if host, _, err := net.SplitHostPort(r.Host); err == nil {
 		c.host = host
 	}
-	c.run()
+	// The connection runs on a goroutine of the hub's (Close waits for
+	// it), and the HTTP server's returns: with it go its stack, grown
+	// deep by the middleware, and the 4 KB write buffer the server keeps
+	// for each connection it serves, which a hijacked one never uses.
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		c.run()
+	}()
 }
 
 // room returns the room, creating it when needed.
