@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -330,6 +331,7 @@ type publisher struct {
 	level    atomic.Int32 // audio level sent (0 loud … 127 silent)
 	wantKF   sync.Map     // rid → struct{}: keyframe requested by PLI
 	pliCount atomic.Int32
+	twcc     atomic.Int32 // transport-wide congestion control feedback received
 }
 
 // publish makes c publish VP8 simulcast (q, h, f) and Opus with audio
@@ -393,9 +395,12 @@ func publish(t *testing.T, c *client) *publisher {
 					return
 				}
 				for _, pk := range pkts {
-					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+					switch pk.(type) {
+					case *rtcp.PictureLossIndication:
 						p.wantKF.Store(rid, struct{}{})
 						p.pliCount.Add(1)
+					case *rtcp.TransportLayerCC:
+						p.twcc.Add(1)
 					}
 				}
 			}
@@ -405,8 +410,14 @@ func publish(t *testing.T, c *client) *publisher {
 	go func() {
 		defer c.wg.Done()
 		for {
-			if _, _, err := asender.ReadRTCP(); err != nil {
+			pkts, _, err := asender.ReadRTCP()
+			if err != nil {
 				return
+			}
+			for _, pk := range pkts {
+				if _, ok := pk.(*rtcp.TransportLayerCC); ok {
+					p.twcc.Add(1)
+				}
 			}
 		}
 	}()
@@ -1059,6 +1070,27 @@ func TestNACKAndSenderReports(t *testing.T) {
 		if d := time.Since(ntpToTime(sr.NTPTime)); d < 0 || d > 3*time.Second {
 			t.Errorf("%s sender report NTP time is %v off", kind, d)
 		}
+	}
+}
+
+func TestTWCCFeedbackToPublisher(t *testing.T) {
+	// The publisher's send-side estimate (and so the simulcast layers a
+	// browser sends) runs on the SFU's transport-wide feedback. Browsers
+	// number their packets for it; a Pion client does so only with the
+	// header extension interceptor.
+	stamp, err := twcc.NewHeaderExtensionInterceptor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSFU(t)
+	pub := publish(t, joinWith(t, s, "r", "trainer", Rights{Audio: true, Video: true}, false, clientAPIWith(t, stamp)))
+	eventually(t, 10*time.Second, "TWCC feedback at the publisher", func() bool { return pub.twcc.Load() >= 5 })
+
+	// Without the numbers there is nothing to report.
+	plain := publish(t, join(t, s, "r2", "trainer", Rights{Audio: true, Video: true}, false))
+	time.Sleep(time.Second)
+	if n := plain.twcc.Load(); n != 0 {
+		t.Errorf("%d TWCC feedback packets for a publisher that numbers no packets", n)
 	}
 }
 
