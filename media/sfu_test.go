@@ -332,6 +332,23 @@ type publisher struct {
 	wantKF   sync.Map     // rid → struct{}: keyframe requested by PLI
 	pliCount atomic.Int32
 	twcc     atomic.Int32 // transport-wide congestion control feedback received
+	twccRecv atomic.Int32 // packets those reported as received
+}
+
+// gotRTCP counts what the publisher's senders read.
+func (p *publisher) gotRTCP(rid string, pkts []rtcp.Packet) {
+	for _, pk := range pkts {
+		switch pk := pk.(type) {
+		case *rtcp.PictureLossIndication:
+			if rid != "" {
+				p.wantKF.Store(rid, struct{}{})
+			}
+			p.pliCount.Add(1)
+		case *rtcp.TransportLayerCC:
+			p.twcc.Add(1)
+			p.twccRecv.Add(int32(len(pk.RecvDeltas)))
+		}
+	}
 }
 
 // publish makes c publish VP8 simulcast (q, h, f) and Opus with audio
@@ -394,15 +411,7 @@ func publish(t *testing.T, c *client) *publisher {
 				if err != nil {
 					return
 				}
-				for _, pk := range pkts {
-					switch pk.(type) {
-					case *rtcp.PictureLossIndication:
-						p.wantKF.Store(rid, struct{}{})
-						p.pliCount.Add(1)
-					case *rtcp.TransportLayerCC:
-						p.twcc.Add(1)
-					}
-				}
+				p.gotRTCP(rid, pkts)
 			}
 		}()
 	}
@@ -414,11 +423,7 @@ func publish(t *testing.T, c *client) *publisher {
 			if err != nil {
 				return
 			}
-			for _, pk := range pkts {
-				if _, ok := pk.(*rtcp.TransportLayerCC); ok {
-					p.twcc.Add(1)
-				}
-			}
+			p.gotRTCP("", pkts)
 		}
 	}()
 	offer, err := up.CreateOffer(nil)
@@ -1084,7 +1089,11 @@ func TestTWCCFeedbackToPublisher(t *testing.T) {
 	}
 	s := newTestSFU(t)
 	pub := publish(t, joinWith(t, s, "r", "trainer", Rights{Audio: true, Video: true}, false, clientAPIWith(t, stamp)))
-	eventually(t, 10*time.Second, "TWCC feedback at the publisher", func() bool { return pub.twcc.Load() >= 5 })
+	// About 200 numbered packets a second (three layers and audio every
+	// 20 ms): the reports must account for them, not merely exist.
+	eventually(t, 10*time.Second, "TWCC feedback at the publisher", func() bool {
+		return pub.twcc.Load() >= 5 && pub.twccRecv.Load() >= 200
+	})
 
 	// Without the numbers there is nothing to report.
 	plain := publish(t, join(t, s, "r2", "trainer", Rights{Audio: true, Video: true}, false))

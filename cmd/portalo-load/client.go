@@ -31,6 +31,12 @@ func newAPI() (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, err
 	}
+	// A browser numbers the packets it sends for transport-wide
+	// congestion control, and the SFU records them and sends feedback:
+	// the publisher here does the same (Pion's defaults do not).
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return nil, err
+	}
 	loop := net.IPv4(127, 0, 0, 1)
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)

@@ -354,7 +354,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) (int, error
 
 	r := report{
 		n: o.subscribers, failed: failed, window: o.duration,
-		pubPLIs: pub.plis.Load(), pubNACKs: pub.nacks.Load(),
+		pubPLIs: pub.plis.Load(), pubNACKs: pub.nacks.Load(), pubTWCCs: pub.twccs.Load(),
 		clipKbps: clipKbps, baseCPU: baseCPU,
 		srvBase: base0, srv0: srv0, srv1: srv1, self0: self0, self1: self1,
 		baseRSS: baseRSS, windowRSS: percentileU(windowRSS, 50), windowRSSMax: slices.Max(windowRSS),
@@ -524,6 +524,7 @@ type report struct {
 	videoLossPct       []float64
 	expected, lost     uint64
 	pubPLIs, pubNACKs  uint64
+	pubTWCCs           uint64
 	clipKbps, baseCPU  float64
 	srvBase, srv0      procSample
 	srv1, self0, self1 procSample
@@ -562,6 +563,7 @@ func (r report) print(w io.Writer) {
 	row("loss % (all subs, audio+video)", "%.3f (%d of %d packets)", lossPct, r.lost, r.expected)
 	row("subs with no video in window", "%d", r.noVideo)
 	row("publisher got PLI+FIR / NACK", "%d / %d", r.pubPLIs, r.pubNACKs)
+	row("publisher got TWCC feedback", "%d", r.pubTWCCs)
 	row("server CPU ms/s total", "%.1f (publisher alone: %.1f)", cpu, r.baseCPU)
 	row("  of which in the kernel", "%.1f", sysMsPerSec(r.srv0, r.srv1))
 	row("server CPU ms/s per sub", "%.3f (marginal, minus publisher-only: %.3f)", cpuPerSub, marginal)

@@ -140,6 +140,7 @@ type publisher struct {
 	keyWanted atomic.Bool // a PLI or FIR asked for a keyframe
 	plis      atomic.Uint64
 	nacks     atomic.Uint64
+	twccs     atomic.Uint64 // transport-wide congestion control feedback
 	wg        sync.WaitGroup
 }
 
@@ -215,6 +216,8 @@ func startPublisher(ctx, sendCtx context.Context, base, workshopID string, jar *
 						p.keyWanted.Store(true)
 					case *rtcp.TransportLayerNack:
 						p.nacks.Add(1)
+					case *rtcp.TransportLayerCC:
+						p.twccs.Add(1)
 					}
 				}
 			}
