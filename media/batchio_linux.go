@@ -39,10 +39,10 @@ type batchSocket struct {
 	err   syscall.Errno
 	write func(fd uintptr) bool
 
-	sendtos sync.Pool // of *sendtoCall
+	sendtos sync.Pool // of *udpCall (sendto)
 
 	readMu  sync.Mutex // one read at a time (the ICE mux has one reader)
-	reading recvfromCall
+	reading *udpCall   // recvfrom
 }
 
 // gsoAvailable: the batcher tries UDP GSO, and stops where the kernel or
@@ -62,7 +62,7 @@ func newBatchSocket(c *net.UDPConn) (*batchSocket, error) {
 		return nil, err
 	}
 	la, _ := c.LocalAddr().(*net.UDPAddr)
-	s := &batchSocket{rc: rc, v6: la == nil || la.IP.To4() == nil}
+	s := &batchSocket{rc: rc, v6: la == nil || la.IP.To4() == nil, reading: newUDPCall(unix.SYS_RECVFROM)}
 	s.write = s.sendmmsg
 	return s, nil
 }
@@ -171,14 +171,13 @@ func appendSegmentCmsg(b []byte, size int) []byte {
 
 // writeTo sends p to a at once.
 func (s *batchSocket) writeTo(p []byte, a netip.AddrPort) (int, error) {
-	c, _ := s.sendtos.Get().(*sendtoCall)
+	c, _ := s.sendtos.Get().(*udpCall)
 	if c == nil {
-		c = &sendtoCall{}
-		c.f = c.sendto
+		c = newUDPCall(unix.SYS_SENDTO)
 	}
 	defer s.sendtos.Put(c)
-	c.d = s.destAddr(a)
-	if c.d.n == 0 {
+	c.to = s.destAddr(a)
+	if c.to.n == 0 {
 		return 0, &net.OpError{Op: "write", Net: "udp", Err: &net.AddrError{Err: "not reachable from this socket", Addr: a.String()}}
 	}
 	c.p = p
@@ -193,39 +192,11 @@ func (s *batchSocket) writeTo(p []byte, a netip.AddrPort) (int, error) {
 	return c.n, nil
 }
 
-// sendtoCall is a sendto(2), its arguments and result: pooled, so that
-// neither it nor the function RawConn.Write takes is allocated per call.
-type sendtoCall struct {
-	p     []byte
-	d     destAddr
-	n     int
-	errno syscall.Errno
-	f     func(fd uintptr) bool
-}
-
-func (c *sendtoCall) sendto(fd uintptr) bool {
-	var buf *byte
-	if len(c.p) > 0 {
-		buf = &c.p[0]
-	}
-	for {
-		n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(buf)), uintptr(len(c.p)), 0,
-			uintptr(unsafe.Pointer(&c.d.raw[0])), uintptr(c.d.n))
-		if errno != unix.EINTR {
-			c.n, c.errno = int(n), errno
-			return errno != unix.EAGAIN
-		}
-	}
-}
-
 // readFrom reads one datagram into p.
 func (s *batchSocket) readFrom(p []byte) (int, netip.AddrPort, error) {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
-	c := &s.reading
-	if c.f == nil {
-		c.f = c.recvfrom
-	}
+	c := s.reading
 	c.p = p
 	err := s.rc.Read(c.f)
 	c.p = nil
@@ -235,27 +206,46 @@ func (s *batchSocket) readFrom(p []byte) (int, netip.AddrPort, error) {
 	if c.errno != 0 {
 		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", c.errno)}
 	}
-	return c.n, sockaddrAddrPort(&c.sa), nil
+	return c.n, sockaddrAddrPort(&c.from), nil
 }
 
-// recvfromCall is a recvfrom(2), its arguments and result.
-type recvfromCall struct {
+// udpCall is one sendto(2) or recvfrom(2), its arguments and result in
+// fields, so that neither it nor the function syscall.RawConn takes is
+// allocated per call.
+type udpCall struct {
+	trap  uintptr
 	p     []byte
-	sa    unix.RawSockaddrAny
+	to    destAddr            // sendto
+	from  unix.RawSockaddrAny // recvfrom
 	n     int
 	errno syscall.Errno
-	f     func(fd uintptr) bool
+	f     func(fd uintptr) bool // c.call
 }
 
-func (c *recvfromCall) recvfrom(fd uintptr) bool {
+func newUDPCall(trap uintptr) *udpCall {
+	c := &udpCall{trap: trap}
+	c.f = c.call
+	return c
+}
+
+// call makes the system call, again when a signal interrupted it; false
+// (EAGAIN) makes RawConn wait until the socket is ready.
+func (c *udpCall) call(fd uintptr) bool {
 	var buf *byte
 	if len(c.p) > 0 {
 		buf = &c.p[0]
 	}
 	for {
-		salen := uint32(unix.SizeofSockaddrAny)
-		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(buf)), uintptr(len(c.p)), 0,
-			uintptr(unsafe.Pointer(&c.sa)), uintptr(unsafe.Pointer(&salen)))
+		var n uintptr
+		var errno syscall.Errno
+		if c.trap == unix.SYS_SENDTO {
+			n, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(buf)), uintptr(len(c.p)), 0,
+				uintptr(unsafe.Pointer(&c.to.raw[0])), uintptr(c.to.n))
+		} else {
+			fromLen := uint32(unix.SizeofSockaddrAny)
+			n, _, errno = unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(buf)), uintptr(len(c.p)), 0,
+				uintptr(unsafe.Pointer(&c.from)), uintptr(unsafe.Pointer(&fromLen)))
+		}
 		if errno != unix.EINTR {
 			c.n, c.errno = int(n), errno
 			return errno != unix.EAGAIN
