@@ -54,8 +54,10 @@ type layer struct {
 	prevBytes uint64       // tick only
 	prevAt    time.Time    // tick only
 
-	cache layerCache     // recent packets, for retransmission (video)
-	fanWG sync.WaitGroup // readLoop only: the shards of one packet
+	cache   layerCache     // recent packets, for retransmission (video)
+	fanWG   sync.WaitGroup // readLoop only: the shards of one packet
+	newest  uint16         // readLoop only: the highest sequence number read
+	seenAny bool           // readLoop only: newest is set
 }
 
 func (t *pubTrack) setSubs() {
@@ -193,6 +195,27 @@ func (l *layer) alive(now time.Time) bool {
 // the packet pool then kept.
 const maxBurst = 8 << 10
 
+// stale tells a video packet not to forward: one the layer has had
+// already, or one older than the packets it keeps. Publishers send such
+// duplicates when they retransmit (RTX) a packet that did arrive.
+// Receivers have it; forwarding it again would encrypt a sequence number
+// a second time with other bytes (a new send time), reusing an SRTP
+// nonce. Reader only.
+func (l *layer) stale(seq uint16) bool {
+	if !l.seenAny {
+		l.seenAny, l.newest = true, seq
+		return false
+	}
+	switch d := int16(seq - l.newest); {
+	case d > 0:
+		l.newest = seq
+		return false
+	case int(-d) >= cacheSize:
+		return true
+	}
+	return l.cache.get(seq) != nil
+}
+
 // readLoop reads one published RTP stream until it ends and hands every
 // packet to the receivers that want it. The packet is shared, never
 // modified after this point.
@@ -223,6 +246,9 @@ func (l *layer) readLoop() {
 		}
 		kf := false
 		if video {
+			if l.stale(pkt.SequenceNumber) {
+				continue
+			}
 			l.cache.put(in)
 			kf = isKeyframe(t.codec.MimeType, pkt.Payload)
 		} else if t.levelExt != 0 {
