@@ -293,6 +293,10 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 	return nil
 }
 
+// maxNACKsPerPacket is how often the SFU asks a publisher for one lost
+// packet.
+const maxNACKsPerPacket = 3
+
 // newAPI builds the API of one direction. Up: NACK generator, receiver
 // reports, TWCC feedback. Down: no interceptors; localTrack stamps
 // abs-send-time, answers NACKs from the shared layer caches and sends
@@ -304,7 +308,13 @@ func (s *SFU) newAPI(se webrtc.SettingEngine, down bool) (*webrtc.API, error) {
 	}
 	reg := &interceptor.Registry{}
 	if !down {
-		gen, err := nack.NewGeneratorInterceptor()
+		// Pion's generator never sees a packet the publisher retransmits
+		// on its RTX stream (the repair bypasses the primary stream's
+		// interceptors), so without a limit it asks for a lost packet
+		// every 100 ms until the packet leaves its 512-packet window: in
+		// a browser test, some packets came 30 times. Three requests
+		// cover a lost retransmission or two.
+		gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(maxNACKsPerPacket))
 		if err != nil {
 			return nil, err
 		}

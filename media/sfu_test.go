@@ -333,6 +333,9 @@ type publisher struct {
 	pliCount atomic.Int32
 	twcc     atomic.Int32 // transport-wide congestion control feedback received
 	twccRecv atomic.Int32 // packets those reported as received
+	skipSeq  atomic.Int32 // a sequence number never sent (-1: none)
+	nackMu   sync.Mutex
+	nacked   map[uint16]int // sequence number → times asked for, all layers
 }
 
 // gotRTCP counts what the publisher's senders read.
@@ -347,6 +350,14 @@ func (p *publisher) gotRTCP(rid string, pkts []rtcp.Packet) {
 		case *rtcp.TransportLayerCC:
 			p.twcc.Add(1)
 			p.twccRecv.Add(int32(len(pk.RecvDeltas)))
+		case *rtcp.TransportLayerNack:
+			p.nackMu.Lock()
+			for _, pair := range pk.Nacks {
+				for _, seq := range pair.PacketList() {
+					p.nacked[seq]++
+				}
+			}
+			p.nackMu.Unlock()
 		}
 	}
 }
@@ -355,8 +366,9 @@ func (p *publisher) gotRTCP(rid string, pkts []rtcp.Packet) {
 // levels, and sends synthetic RTP until the test ends.
 func publish(t *testing.T, c *client) *publisher {
 	t.Helper()
-	p := &publisher{client: c}
+	p := &publisher{client: c, nacked: map[uint16]int{}}
 	p.level.Store(127)
+	p.skipSeq.Store(-1)
 	up, err := c.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -461,6 +473,9 @@ func (p *publisher) sendLoop() {
 			rid := tr.RID()
 			_, asked := p.wantKF.LoadAndDelete(rid)
 			kf := frame%250 == 1 || asked // rare: receivers depend on PLI
+			if int32(seq[i]) == p.skipSeq.Load() {
+				seq[i]++ // "lost" on the way, never sent again
+			}
 			payload := make([]byte, layerSizes[rid])
 			payload[0] = 0x10 // S=1, partition 0
 			if !kf {
@@ -1100,6 +1115,63 @@ func TestTWCCFeedbackToPublisher(t *testing.T) {
 	time.Sleep(time.Second)
 	if n := plain.twcc.Load(); n != 0 {
 		t.Errorf("%d TWCC feedback packets for a publisher that numbers no packets", n)
+	}
+}
+
+func TestPublisherLossAskedForALimitedNumberOfTimes(t *testing.T) {
+	s := newTestSFU(t)
+	pub := publish(t, join(t, s, "r", "trainer", Rights{Audio: true, Video: true}, false))
+	const lost = 60 // sent after about 1.2 s: the test sets it first
+	pub.skipSeq.Store(lost)
+	sub := join(t, s, "r", "viewer", Rights{}, false)
+	eventually(t, 10*time.Second, "video past the lost packet", func() bool { return sub.received(webrtc.RTPCodecTypeVideo) >= 60 })
+	eventually(t, 5*time.Second, "a NACK for the lost packet", func() bool {
+		pub.nackMu.Lock()
+		defer pub.nackMu.Unlock()
+		return pub.nacked[lost] > 0
+	})
+	// Unanswered, it is asked for at most maxNACKsPerPacket times on each
+	// of the three layers, not every 100 ms while it stays in the window.
+	time.Sleep(time.Second)
+	pub.nackMu.Lock()
+	n := pub.nacked[lost]
+	pub.nackMu.Unlock()
+	if n > 3*maxNACKsPerPacket {
+		t.Errorf("the lost packet was asked for %d times, want at most %d", n, 3*maxNACKsPerPacket)
+	}
+}
+
+func TestLayerStale(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		seqs  []uint16 // read in order; the last is the one judged
+		stale bool
+	}{
+		{"first packet", []uint16{7}, false},
+		{"next", []uint16{7, 8}, false},
+		{"gap then newer", []uint16{7, 20}, false},
+		{"late, never read", []uint16{7, 9, 8}, false},
+		{"duplicate of the newest", []uint16{7, 8, 8}, true},
+		{"duplicate of an older one", []uint16{7, 8, 9, 8}, true},
+		{"older than the cache", []uint16{1000, 1000 + cacheSize, 1000}, true},
+		{"late, just inside the cache", []uint16{1000, 1000 + cacheSize - 1, 1000}, true},
+		{"late, just inside, never read", []uint16{1000, 1000 + cacheSize - 1, 1001}, false},
+		{"across the wrap", []uint16{65534, 65535, 0, 1}, false},
+		{"duplicate across the wrap", []uint16{65535, 0, 65535}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &layer{}
+			var got bool
+			for _, seq := range tc.seqs {
+				got = l.stale(seq)
+				if !got {
+					l.cache.put(&inPacket{Packet: rtp.Packet{Header: rtp.Header{SequenceNumber: seq}}})
+				}
+			}
+			if got != tc.stale {
+				t.Errorf("stale = %v, want %v", got, tc.stale)
+			}
+		})
 	}
 }
 
