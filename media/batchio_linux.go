@@ -34,7 +34,6 @@ type batchSocket struct {
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	cmsgs []byte
-	msgs  []batchMsg // the ones being sent
 	sent  int
 	err   syscall.Errno
 	write func(fd uintptr) bool
@@ -102,6 +101,8 @@ func (s *batchSocket) sendBatch(msgs []batchMsg) (int, error) {
 	s.hdrs = s.hdrs[:0]
 	s.iovs = s.iovs[:0]
 	s.cmsgs = s.cmsgs[:0]
+	// Two passes: the headers point into iovs and cmsgs, which the first
+	// pass may still grow (and move).
 	for _, m := range msgs {
 		for _, p := range m.pkts {
 			s.iovs = append(s.iovs, unix.Iovec{Base: &p[0]})
@@ -126,9 +127,8 @@ func (s *batchSocket) sendBatch(msgs []batchMsg) (int, error) {
 		}
 		s.hdrs = append(s.hdrs, h)
 	}
-	s.msgs, s.sent, s.err = msgs, 0, 0
+	s.sent, s.err = 0, 0
 	err := s.rc.Write(s.write)
-	s.msgs = nil
 	if err != nil {
 		return 0, err
 	}
@@ -141,20 +141,21 @@ func (s *batchSocket) sendBatch(msgs []batchMsg) (int, error) {
 // sendmmsg is sendBatch's call, as syscall.RawConn.Write wants it: false
 // waits until the socket can take more.
 func (s *batchSocket) sendmmsg(fd uintptr) bool {
-	n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
-		uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), 0, 0, 0)
-	for errno == unix.EINTR {
-		n, _, errno = unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
+	for {
+		n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
 			uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), 0, 0, 0)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		case 0:
+			s.sent = int(n)
+		default:
+			s.err = errno
+		}
+		return true
 	}
-	if errno == unix.EAGAIN {
-		return false
-	}
-	s.sent, s.err = int(n), errno
-	if errno != 0 {
-		s.sent = 0
-	}
-	return true
 }
 
 // appendSegmentCmsg appends a control message setting UDP_SEGMENT = size.

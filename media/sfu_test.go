@@ -1156,6 +1156,7 @@ func TestLayerStale(t *testing.T) {
 		{"older than the cache", []uint16{1000, 1000 + cacheSize, 1000}, true},
 		{"late, just inside the cache", []uint16{1000, 1000 + cacheSize - 1, 1000}, true},
 		{"late, just inside, never read", []uint16{1000, 1000 + cacheSize - 1, 1001}, false},
+		{"half the sequence space behind", []uint16{40000, 40000 - 32768}, true},
 		{"across the wrap", []uint16{65534, 65535, 0, 1}, false},
 		{"duplicate across the wrap", []uint16{65535, 0, 65535}, true},
 	} {

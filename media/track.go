@@ -210,7 +210,7 @@ func (l *layer) stale(seq uint16) bool {
 	case d > 0:
 		l.newest = seq
 		return false
-	case int(-d) >= cacheSize:
+	case int(d) <= -cacheSize:
 		return true
 	}
 	return l.cache.get(seq) != nil

@@ -110,8 +110,8 @@ func NewHub(cfg Config) *Hub {
 }
 
 // ServeWS upgrades the request to a WebSocket and starts the participant's
-// connection to the room; it returns once the connection runs. The caller has authenticated id and
-// checked that the room may be entered.
+// connection to the room; it returns once the connection runs. The caller
+// has authenticated id and checked that the room may be entered.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, roomID string, id Identity) {
 	rm, err := h.room(roomID)
 	if err != nil {
