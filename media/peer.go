@@ -3,8 +3,10 @@ package media
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +46,7 @@ type Peer struct {
 	audioOnly bool
 	up        *webrtc.PeerConnection
 	upCands   []webrtc.ICECandidateInit
+	upAddr    netip.AddrPort // the up connection's UDP pair, if on the SFU's port
 	published map[*webrtc.RTPReceiver]*pubTrack
 
 	down        *webrtc.PeerConnection
@@ -58,6 +61,9 @@ type Peer struct {
 	sigDraining bool
 
 	upPC          atomic.Pointer[webrtc.PeerConnection] // p.up, for RTCP without p.mu
+	upIn          upReader                              // the own SRTP reader of the up connection, see upin.go
+	fbSSRC        uint32                                // sender SSRC of the feedback to the publisher
+	lastRR        time.Time                             // tick only
 	downConnected atomic.Bool
 	remb          atomic.Int64
 	rembAt        atomic.Int64
@@ -86,6 +92,7 @@ func newPeer(s *SFU, r *room, cfg PeerConfig, ev Events) *Peer {
 		published: map[*webrtc.RTPReceiver]*pubTrack{},
 		subs:      map[*pubTrack]*downTrack{},
 		loss:      newLossEstimate(),
+		fbSSRC:    randomSSRC(),
 		done:      make(chan struct{}),
 	}
 	p.speech.report = ev.Speaking
@@ -96,6 +103,12 @@ func randomID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+func randomSSRC() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
 }
 
 // ID is the ID the peer joined with.
@@ -233,6 +246,17 @@ func (p *Peer) handleUpOffer(d webrtc.SessionDescription) error {
 		pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
 			if p.ev.Connection != nil {
 				p.ev.Connection(Up, s)
+			}
+		})
+		pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(p.upPairChanged)
+		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+			if s != webrtc.PeerConnectionStateConnected || p.upIn.keyed() {
+				return
+			}
+			if k, err := srtpKeysOf(pc, false); err != nil {
+				p.sfu.log.Warn("media: Pion decrypts this publisher's media (slower)", "peer", p.id, "err", err)
+			} else if err := p.upIn.setKeys(k); err != nil {
+				p.sfu.log.Warn("media: Pion decrypts this publisher's media (slower)", "peer", p.id, "err", err)
 			}
 		})
 		p.up = pc
@@ -412,7 +436,7 @@ func (p *Peer) ensureDownLocked() error {
 		if now && p.downKeys.Load() == nil {
 			// Before the tracks learn they are connected: their first
 			// packet already has the keys to choose from.
-			if k, err := downSRTPKeys(pc); err != nil {
+			if k, err := srtpKeysOf(pc, true); err != nil {
 				p.sfu.log.Warn("media: Pion encrypts this receiver's media (slower)", "peer", p.id, "err", err)
 			} else if r, err := k.newReader(); err != nil {
 				p.sfu.log.Warn("media: Pion encrypts this receiver's media (slower)", "peer", p.id, "err", err)
@@ -461,6 +485,23 @@ func (p *Peer) downPairChanged(pair *webrtc.ICECandidatePair) {
 			dt.readRTCPThroughPion()
 		}
 	}
+}
+
+// upPairChanged follows the up connection's selected ICE candidate pair:
+// over UDP on the SFU's port, the own SRTP reader takes the publisher's
+// packets from its address.
+func (p *Peer) upPairChanged(pair *webrtc.ICECandidatePair) {
+	addr, ok := udpDest(pair, p.sfu.batch)
+	if !ok {
+		addr = netip.AddrPort{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.sfu.routeUp(p, p.upAddr, addr)
+	p.upAddr = addr
 }
 
 // ownRTCPPath reports whether the receiver's RTCP reaches the SFU's own
@@ -621,7 +662,17 @@ func (p *Peer) onUpTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		t.active.Store(p.allowedLocked(t.kind))
 		p.published[recv] = t
 	}
-	l := &layer{pub: t, rid: tr.RID(), track: tr}
+	l := &layer{pub: t, rid: tr.RID(), track: tr, clockRate: tr.Codec().ClockRate}
+	l.recv.nack = t.kind == webrtc.RTPCodecTypeVideo
+	for _, e := range recv.GetParameters().HeaderExtensions {
+		if e.URI == sdp.TransportCCURI {
+			p.upIn.setTWCC(uint8(e.ID), p.fbSSRC)
+		}
+	}
+	p.upIn.route(uint32(tr.SSRC()), l, false)
+	if rtx := tr.RtxSSRC(); rtx != 0 {
+		p.upIn.route(uint32(rtx), l, true)
+	}
 	t.mu.Lock()
 	t.layers = append(t.layers, l)
 	t.running++
@@ -865,6 +916,10 @@ func (p *Peer) Close() {
 	p.mu.Unlock()
 
 	close(p.done)
+	p.mu.Lock()
+	p.sfu.routeUp(p, p.upAddr, netip.AddrPort{})
+	p.upAddr = netip.AddrPort{}
+	p.mu.Unlock()
 	if q := p.downQueue.Swap(nil); q != nil {
 		p.sfu.routeRTCP(p, q, nil)
 		p.sfu.batch.release(q)

@@ -48,11 +48,11 @@ func isRTCP(b []byte) bool {
 }
 
 // takeInbound is the batchConn's inbound hook: it handles the SRTCP of
-// known receivers on UDP and reports whether it did; the rest goes to
-// Pion.
+// known receivers and the SRTP of known publishers on UDP (upin.go) and
+// reports whether it did; the rest goes to Pion.
 func (s *SFU) takeInbound(b []byte, from netip.AddrPort) bool {
 	if !isRTCP(b) {
-		return false
+		return isRTP(b) && s.takeRTP(b, from)
 	}
 	v, ok := s.rtcpFrom.Load(from)
 	if !ok {

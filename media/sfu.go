@@ -7,12 +7,12 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
@@ -38,6 +38,11 @@ const (
 	tickInterval = 250 * time.Millisecond
 	// srInterval is the time between sender reports to a receiver.
 	srInterval = time.Second
+	// feedbackInterval paces what the SFU tells publishers: TWCC
+	// feedback and NACKs (as Pion's interceptors), receiver reports
+	// every rrInterval.
+	feedbackInterval = 100 * time.Millisecond
+	rrInterval       = time.Second
 )
 
 // SFU is a selective forwarding unit: rooms of peers, each publishing on
@@ -53,6 +58,10 @@ type SFU struct {
 	// rtcpFrom maps the UDP address of a receiver's down connection to
 	// its *Peer, for the own SRTCP reader (rtcpin.go).
 	rtcpFrom sync.Map
+	// upFrom maps the UDP address of a publisher's up connection to its
+	// *Peer, for the own SRTP reader (upin.go).
+	upFrom  sync.Map
+	readOwn atomic.Uint64 // published packets the own reader took
 
 	fanJobs    chan fanJob // see fanout.go
 	fanWorkers int
@@ -294,11 +303,13 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 }
 
 // maxNACKsPerPacket is how often the SFU asks a publisher for one lost
-// packet.
+// packet: a lost retransmission or two.
 const maxNACKsPerPacket = 3
 
-// newAPI builds the API of one direction. Up: NACK generator, receiver
-// reports, TWCC feedback. Down: no interceptors; localTrack stamps
+// newAPI builds the API of one direction. Up: TWCC feedback for the
+// packets that reach Pion; NACKs and receiver reports are the SFU's own
+// (recvstats.go), as is TWCC feedback for the packets its own reader
+// takes (upin.go). Down: no interceptors; localTrack stamps
 // abs-send-time, answers NACKs from the shared layer caches and sends
 // sender reports itself (see forward.go).
 func (s *SFU) newAPI(se webrtc.SettingEngine, down bool) (*webrtc.API, error) {
@@ -308,20 +319,6 @@ func (s *SFU) newAPI(se webrtc.SettingEngine, down bool) (*webrtc.API, error) {
 	}
 	reg := &interceptor.Registry{}
 	if !down {
-		// Pion's generator never sees a packet the publisher retransmits
-		// on its RTX stream (the repair bypasses the primary stream's
-		// interceptors), so without a limit it asks for a lost packet
-		// every 100 ms until the packet leaves its 512-packet window: in
-		// a browser test, some packets came 30 times. Three requests
-		// cover a lost retransmission or two.
-		gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(maxNACKsPerPacket))
-		if err != nil {
-			return nil, err
-		}
-		reg.Add(gen)
-		if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-			return nil, err
-		}
 		if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 			return nil, err
 		}
@@ -407,7 +404,8 @@ func (s *SFU) Close() error {
 	s.wg.Wait()
 	if s.batch != nil {
 		st := s.batch.Stats()
-		s.log.Info("media: packets sent", "rtp_packets", st.Packets, "messages", st.Messages, "syscalls", st.Syscalls)
+		s.log.Info("media: packets sent", "rtp_packets", st.Packets, "messages", st.Messages, "syscalls", st.Syscalls,
+			"published_packets_read_own", s.readOwn.Load())
 	}
 	s.closePorts()
 	return nil
@@ -450,22 +448,34 @@ func (s *SFU) tickLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(tickInterval)
 	defer t.Stop()
+	fb := time.NewTicker(feedbackInterval)
+	defer fb.Stop()
 	for {
 		select {
 		case <-s.done:
 			return
 		case now := <-t.C:
-			s.mu.Lock()
-			rooms := make([]*room, 0, len(s.rooms))
-			for _, r := range s.rooms {
-				rooms = append(rooms, r)
-			}
-			s.mu.Unlock()
-			for _, r := range rooms {
+			for _, r := range s.roomList() {
 				r.tick(now)
+			}
+		case now := <-fb.C:
+			for _, r := range s.roomList() {
+				for _, p := range r.peerList() {
+					p.tickFeedback(now)
+				}
 			}
 		}
 	}
+}
+
+func (s *SFU) roomList() []*room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	return rooms
 }
 
 // ReceiverStats describes one forwarded track as one receiver gets it.
@@ -490,8 +500,15 @@ type RoomStats struct {
 	PacketsDropped   uint64 // dropped because a receiver's queue was full
 	// PacketsRetransmitted counts packets sent again on a receiver's NACK.
 	PacketsRetransmitted uint64
-	Receivers            []ReceiverStats
+	// PacketsReadOwn counts published packets the SFU's own reader
+	// decrypted rather than Pion (see upin.go).
+	PacketsReadOwn uint64
+	Receivers      []ReceiverStats
 }
+
+// PublishedPacketsReadOwn counts the published packets, of all rooms so
+// far, that the SFU's own reader decrypted rather than Pion (upin.go).
+func (s *SFU) PublishedPacketsReadOwn() uint64 { return s.readOwn.Load() }
 
 // Stats returns a snapshot of a room (zero if it does not exist).
 func (s *SFU) Stats(roomID string) RoomStats {

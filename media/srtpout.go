@@ -58,10 +58,11 @@ type srtpKeys struct {
 
 var errNoDTLSConn = errors.New("media: no DTLS connection found in Pion's DTLS transport")
 
-// downSRTPKeys derives the SRTP keys of a connected
-// PeerConnection from its DTLS handshake, as Pion does for its own SRTP
-// session (RFC 5764, section 4.2).
-func downSRTPKeys(pc *webrtc.PeerConnection) (*srtpKeys, error) {
+// srtpKeysOf derives the SRTP keys of a connected PeerConnection from
+// its DTLS handshake, as Pion does for its own SRTP session (RFC 5764,
+// section 4.2). sending: the SFU is to encrypt with them, which it does
+// not do with RFC 9335 header encryption (cryptex); Pion does.
+func srtpKeysOf(pc *webrtc.PeerConnection, sending bool) (*srtpKeys, error) {
 	conn := dtlsConnOf(pc.SCTP().Transport())
 	if conn == nil {
 		return nil, errNoDTLSConn
@@ -74,16 +75,16 @@ func downSRTPKeys(pc *webrtc.PeerConnection) (*srtpKeys, error) {
 	if !ok {
 		return nil, errors.New("media: no SRTP protection profile negotiated")
 	}
-	remote := pc.RemoteDescription()
-	if remote == nil {
-		return nil, errors.New("media: no remote description")
+	remote, local := pc.RemoteDescription(), pc.LocalDescription()
+	if remote == nil || local == nil {
+		return nil, errors.New("media: no remote or local description")
 	}
-	if strings.Contains(remote.SDP, "a=cryptex") {
+	if sending && strings.Contains(remote.SDP, "a=cryptex") {
 		// RFC 9335 header encryption: Pion knows how, this writer does not.
 		return nil, errors.New("media: cryptex negotiated")
 	}
 	cfg := srtp.Config{Profile: srtp.ProtectionProfile(profile)}
-	if err := cfg.ExtractSessionKeysFromDTLS(&state, dtlsClient(remote.SDP)); err != nil {
+	if err := cfg.ExtractSessionKeysFromDTLS(&state, dtlsClient(local.SDP, remote.SDP)); err != nil {
 		return nil, fmt.Errorf("media: SRTP keys: %w", err)
 	}
 	return &srtpKeys{
@@ -93,12 +94,12 @@ func downSRTPKeys(pc *webrtc.PeerConnection) (*srtpKeys, error) {
 	}, nil
 }
 
-// dtlsClient reports whether the SFU is the DTLS client of a down
-// connection, from the receiver's answer: the SFU offers "actpass", and
-// the answer's "active" makes the receiver the client (RFC 8842), as
-// browsers and Pion answer; "passive" makes the SFU the client.
-func dtlsClient(answer string) bool {
-	return strings.Contains(answer, "a=setup:passive")
+// dtlsClient reports whether the SFU is the DTLS client of a
+// connection, from its local and remote descriptions (RFC 8842): the
+// offer says "actpass", and the answer's "active" makes the answerer
+// the client, "passive" the offerer. The SFU offers down and answers up.
+func dtlsClient(local, remote string) bool {
+	return strings.Contains(local, "a=setup:active") || strings.Contains(remote, "a=setup:passive")
 }
 
 // dtlsConnOf returns the DTLS connection of Pion's DTLSTransport, which

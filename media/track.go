@@ -43,9 +43,10 @@ type pubTrack struct {
 
 // layer is one RTP stream of a published track.
 type layer struct {
-	pub   *pubTrack
-	rid   string
-	track *webrtc.TrackRemote
+	pub       *pubTrack
+	rid       string
+	track     *webrtc.TrackRemote
+	clockRate uint32
 
 	bytes     atomic.Uint64
 	lastPkt   atomic.Int64 // unix ns of the last packet
@@ -54,10 +55,16 @@ type layer struct {
 	prevBytes uint64       // tick only
 	prevAt    time.Time    // tick only
 
-	cache   layerCache     // recent packets, for retransmission (video)
-	fanWG   sync.WaitGroup // readLoop only: the shards of one packet
-	newest  uint16         // readLoop only: the highest sequence number read
-	seenAny bool           // readLoop only: newest is set
+	cache layerCache     // recent packets, for retransmission (video)
+	fanWG sync.WaitGroup // handle only: the shards of one packet
+
+	// in serialises handle: packets come from Pion's track (readLoop) and,
+	// for a publisher on UDP, from the SFU's own reader (upin.go).
+	in      sync.Mutex
+	newest  uint16    // the highest sequence number forwarded
+	seenAny bool      // newest is set
+	burst   int       // bytes queued for each receiver since the last flush
+	recv    recvStats // what the publisher is told: reports and NACKs
 }
 
 func (t *pubTrack) setSubs() {
@@ -200,7 +207,7 @@ const maxBurst = 8 << 10
 // duplicates when they retransmit (RTX) a packet that did arrive.
 // Receivers have it; forwarding it again would encrypt a sequence number
 // a second time with other bytes (a new send time), reusing an SRTP
-// nonce. Reader only.
+// nonce. l.in held.
 func (l *layer) stale(seq uint16) bool {
 	if !l.seenAny {
 		l.seenAny, l.newest = true, seq
@@ -216,15 +223,14 @@ func (l *layer) stale(seq uint16) bool {
 	return l.cache.get(seq) != nil
 }
 
-// readLoop reads one published RTP stream until it ends and hands every
-// packet to the receivers that want it. The packet is shared, never
-// modified after this point.
+// readLoop reads one published RTP stream from Pion until it ends. For
+// a publisher on UDP, Pion sees the stream's first packets only (until
+// the SFU's own reader takes the SSRC), but the stream ends when Pion's
+// track does.
 func (l *layer) readLoop() {
-	t := l.pub
-	defer t.owner.layerEnded(t)
+	defer l.pub.owner.layerEnded(l.pub)
+	defer l.pub.owner.upIn.unroute(l)
 	scratch := make([]byte, 1500)
-	video := t.kind == webrtc.RTPCodecTypeVideo
-	burst := 0 // bytes queued for each receiver since this reader's last flush
 	for {
 		n, _, err := l.track.Read(scratch)
 		if err != nil {
@@ -233,38 +239,49 @@ func (l *layer) readLoop() {
 		data := make([]byte, n)
 		copy(data, scratch[:n])
 		in := &inPacket{}
-		pkt := &in.Packet
-		if pkt.Unmarshal(data) != nil {
+		if in.Packet.Unmarshal(data) != nil {
 			continue
 		}
-		now := time.Now()
-		in.at = now.UnixNano()
-		l.bytes.Add(uint64(n))
-		l.lastPkt.Store(now.UnixNano())
-		if !t.active.Load() {
-			continue
+		l.handle(in, n, time.Now(), false)
+	}
+}
+
+// handle takes one published packet that arrived at now and hands it to
+// the receivers that want it. The packet is shared, never modified after
+// this point. size: its length; repair: it came on the RTX stream.
+func (l *layer) handle(in *inPacket, size int, now time.Time, repair bool) {
+	t := l.pub
+	pkt := &in.Packet
+	in.at = now.UnixNano()
+	l.bytes.Add(uint64(size))
+	l.lastPkt.Store(now.UnixNano())
+	video := t.kind == webrtc.RTPCodecTypeVideo
+	l.in.Lock()
+	defer l.in.Unlock()
+	l.recv.observe(pkt.SequenceNumber, pkt.Timestamp, now, l.clockRate, repair)
+	if !t.active.Load() {
+		return
+	}
+	kf := false
+	if video {
+		if l.stale(pkt.SequenceNumber) {
+			return
 		}
-		kf := false
-		if video {
-			if l.stale(pkt.SequenceNumber) {
-				continue
-			}
-			l.cache.put(in)
-			kf = isKeyframe(t.codec.MimeType, pkt.Payload)
-		} else if t.levelExt != 0 {
-			if ext := pkt.GetExtension(t.levelExt); len(ext) > 0 {
-				t.owner.speech.observe(now, ext[0]&0x7f)
-			}
+		l.cache.put(in)
+		kf = isKeyframe(t.codec.MimeType, pkt.Payload)
+	} else if t.levelExt != 0 {
+		if ext := pkt.GetExtension(t.levelExt); len(ext) > 0 {
+			t.owner.speech.observe(now, ext[0]&0x7f)
 		}
-		t.owner.sfu.fanOut(l, t.subscribers(), pkt, kf, now)
-		burst += n
-		// The end of a video frame: send it to everyone at once. A large
-		// frame (a keyframe) goes in parts, so that what waits in the
-		// queues stays below maxBurst per receiver however many there are.
-		if video && (pkt.Marker || burst >= maxBurst) {
-			t.owner.sfu.flushMedia()
-			burst = 0
-		}
+	}
+	t.owner.sfu.fanOut(l, t.subscribers(), pkt, kf, now)
+	l.burst += size
+	// The end of a video frame: send it to everyone at once. A large
+	// frame (a keyframe) goes in parts, so that what waits in the
+	// queues stays below maxBurst per receiver however many there are.
+	if video && (pkt.Marker || l.burst >= maxBurst) {
+		t.owner.sfu.flushMedia()
+		l.burst = 0
 	}
 }
 

@@ -32,6 +32,11 @@ func TestBrowserLiveRoom(t *testing.T) {
 		t.Fatalf("display name pre-filled with %q: it must be a random pseudonym, never the account name", name)
 	}
 	participant.waitDecoding("participant decodes the trainer's video", 40*time.Second)
+	// Chrome's media (simulcast, RTX, transport-wide numbers) went
+	// through the SFU's own SRTP reader, not only through Pion.
+	if n := f.sfu.PublishedPacketsReadOwn(); n < 100 {
+		t.Errorf("the SFU's own reader took %d of the trainer's packets", n)
+	}
 	browsertest.CheckA11y(t, participant.ctx, "room")
 
 	// The participant sees the trainer by the display name chosen in the

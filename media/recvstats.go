@@ -1,0 +1,218 @@
+package media
+
+import (
+	"slices"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// What the SFU tells a publisher about each stream it receives from it:
+// receiver reports (RFC 3550, section 6.4.2 and appendix A) and NACKs for
+// lost video packets (RFC 4585). The SFU keeps these itself rather than
+// through Pion's interceptors, because on UDP its own reader (upin.go)
+// takes the publisher's packets before Pion sees them; both ways in feed
+// the same layer.handle, so one account covers both.
+
+// recvStats is the reception account of one published stream. The
+// layer's handle updates it, the feedback tick reads it, both under the
+// layer's in lock.
+type recvStats struct {
+	started       bool
+	baseSeq       uint32 // extended
+	maxSeq        uint16
+	cycles        uint32 // sequence number wraps, times 65536
+	received      uint32
+	expectedPrior uint32
+	receivedPrior uint32
+	jitter        float64 // in timestamp units
+	lastTransit   int64
+	haveTransit   bool
+
+	nack    bool                   // ask for lost packets (video)
+	missing map[uint16]*missingPkt // lost packets not yet repaired
+}
+
+// missingPkt is a lost packet: when its loss was noticed, NACKs sent.
+type missingPkt struct {
+	since time.Time
+	sent  uint8
+}
+
+// nackDelay is how long a missing packet may be merely late (reordered
+// on the way) before the publisher is asked for it.
+const nackDelay = 10 * time.Millisecond
+
+// maxMissing bounds the lost packets remembered: a jump ahead by more
+// starts the account of losses afresh (a publisher's restart, say).
+const maxMissing = cacheSize
+
+// observe counts packet seq with RTP timestamp ts that arrived at now
+// (clockRate: the stream's timestamp rate). A repair (an RTX packet)
+// counts as received but not for jitter, whose arrival time it skews.
+func (s *recvStats) observe(seq uint16, ts uint32, now time.Time, clockRate uint32, repair bool) {
+	if !s.started {
+		s.started = true
+		s.baseSeq, s.maxSeq = uint32(seq), seq
+		s.received = 1
+		s.observeTransit(ts, now, clockRate, repair)
+		return
+	}
+	s.received++
+	switch d := seq - s.maxSeq; {
+	case d == 0:
+	case d < 0x8000: // ahead of the highest so far
+		if seq < s.maxSeq {
+			s.cycles += 1 << 16
+		}
+		if s.nack {
+			if d > maxMissing {
+				clear(s.missing)
+			} else {
+				if s.missing == nil {
+					s.missing = map[uint16]*missingPkt{}
+				}
+				for m := s.maxSeq + 1; m != seq; m++ {
+					s.missing[m] = &missingPkt{since: now}
+				}
+			}
+		}
+		s.maxSeq = seq
+	default: // late: a reordered packet or a repair
+		delete(s.missing, seq)
+	}
+	s.observeTransit(ts, now, clockRate, repair)
+}
+
+func (s *recvStats) observeTransit(ts uint32, now time.Time, clockRate uint32, repair bool) {
+	if repair || clockRate == 0 {
+		return
+	}
+	arrival := now.UnixNano() / 1000 * int64(clockRate) / 1_000_000 // µs first: no overflow
+	transit := arrival - int64(ts)
+	if s.haveTransit {
+		d := transit - s.lastTransit
+		if d < 0 {
+			d = -d
+		}
+		// A jump by a wrapped timestamp is not jitter.
+		if d < int64(clockRate)*10 {
+			s.jitter += (float64(d) - s.jitter) / 16
+		}
+	}
+	s.lastTransit, s.haveTransit = transit, true
+}
+
+// report returns the reception report block for ssrc since the previous
+// one (RFC 3550, appendix A.3); false before the first packet.
+func (s *recvStats) report(ssrc uint32) (rtcp.ReceptionReport, bool) {
+	if !s.started {
+		return rtcp.ReceptionReport{}, false
+	}
+	ext := s.cycles + uint32(s.maxSeq)
+	expected := ext - s.baseSeq + 1
+	lost := int64(expected) - int64(s.received)
+	lost = min(max(lost, 0), 0x7fffff) // 24 bits, duplicates make it negative
+	expInterval := expected - s.expectedPrior
+	recvInterval := s.received - s.receivedPrior
+	s.expectedPrior, s.receivedPrior = expected, s.received
+	var fraction uint8
+	if lostInterval := int64(expInterval) - int64(recvInterval); expInterval > 0 && lostInterval > 0 {
+		fraction = uint8(min(lostInterval<<8/int64(expInterval), 255))
+	}
+	return rtcp.ReceptionReport{
+		SSRC:               ssrc,
+		FractionLost:       fraction,
+		TotalLost:          uint32(lost),
+		LastSequenceNumber: ext,
+		Jitter:             uint32(s.jitter),
+	}, true
+}
+
+// nacks returns the lost packets to ask for at now: each at most
+// maxNACKsPerPacket times, none missing for less than nackDelay, none
+// that has arrived since (has) or that has fallen out of the window the
+// layer keeps.
+func (s *recvStats) nacks(now time.Time, has func(seq uint16) bool) []uint16 {
+	var seqs []uint16
+	for seq, m := range s.missing {
+		if has(seq) || uint16(s.maxSeq-seq) >= maxMissing {
+			delete(s.missing, seq)
+			continue
+		}
+		if now.Sub(m.since) < nackDelay {
+			continue
+		}
+		seqs = append(seqs, seq)
+		if m.sent++; m.sent >= maxNACKsPerPacket {
+			delete(s.missing, seq)
+		}
+	}
+	// Oldest first, as NACK pairs want them.
+	slices.SortFunc(seqs, func(a, b uint16) int { return int(s.maxSeq-b) - int(s.maxSeq-a) })
+	return seqs
+}
+
+// maxReportBlocks is the most reception report blocks one receiver
+// report holds.
+const maxReportBlocks = 31
+
+// tickFeedback tells the publisher what arrived of what it publishes:
+// TWCC feedback for what the own reader took, NACKs for lost video
+// packets, and every rrInterval receiver reports.
+func (p *Peer) tickFeedback(now time.Time) {
+	up := p.upPC.Load()
+	if up == nil {
+		return
+	}
+	pkts := p.upIn.feedback()
+	rr := now.Sub(p.lastRR) >= rrInterval
+	var reports []rtcp.ReceptionReport
+	for _, l := range p.publishedLayers() {
+		ssrc := uint32(l.track.SSRC())
+		l.in.Lock()
+		seqs := l.recv.nacks(now, func(seq uint16) bool { return l.cache.get(seq) != nil })
+		if rr {
+			if r, ok := l.recv.report(ssrc); ok {
+				reports = append(reports, r)
+			}
+		}
+		l.in.Unlock()
+		if len(seqs) > 0 {
+			pkts = append(pkts, &rtcp.TransportLayerNack{
+				SenderSSRC: p.fbSSRC, MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs),
+			})
+		}
+		// An RTX stream announced by its first packet (simulcast with
+		// RIDs) becomes known to Pion's track after the layer started.
+		if rtx := uint32(l.track.RtxSSRC()); rtx != 0 && !p.upIn.routed(rtx) {
+			p.upIn.route(rtx, l, true)
+		}
+	}
+	if rr {
+		p.lastRR = now
+		for len(reports) > 0 {
+			n := min(len(reports), maxReportBlocks)
+			pkts = append(pkts, &rtcp.ReceiverReport{SSRC: p.fbSSRC, Reports: reports[:n]})
+			reports = reports[n:]
+		}
+	}
+	if len(pkts) > 0 {
+		_ = up.WriteRTCP(pkts)
+	}
+}
+
+// publishedLayers returns the layers of every track p publishes.
+func (p *Peer) publishedLayers() []*layer {
+	p.mu.Lock()
+	ts := make([]*pubTrack, 0, len(p.published))
+	for _, t := range p.published {
+		ts = append(ts, t)
+	}
+	p.mu.Unlock()
+	var ls []*layer
+	for _, t := range ts {
+		ls = append(ls, t.layerList()...)
+	}
+	return ls
+}

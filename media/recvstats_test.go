@@ -1,0 +1,113 @@
+package media
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestRecvStats(t *testing.T) {
+	seqs := func(from, to int) []uint16 { // from..to inclusive, wrapping
+		var s []uint16
+		for i := from; i <= to; i++ {
+			s = append(s, uint16(i))
+		}
+		return s
+	}
+	cat := func(parts ...[]uint16) []uint16 { return slices.Concat(parts...) }
+	type want struct {
+		ext      uint32
+		lost     uint32
+		fraction uint8
+		nacks    [][]uint16 // the NACKs of successive feedback ticks
+	}
+	for _, tc := range []struct {
+		name string
+		in   []uint16
+		want want
+	}{
+		{"in order", seqs(0, 9), want{ext: 9, nacks: [][]uint16{nil}}},
+		{"two lost, asked for three times each", cat(seqs(0, 4), seqs(7, 9)),
+			want{ext: 9, lost: 2, fraction: 2 * 256 / 10, nacks: [][]uint16{{5, 6}, {5, 6}, {5, 6}, nil}}},
+		{"a late packet is no longer lost", cat(seqs(0, 4), seqs(7, 9), []uint16{5}),
+			want{ext: 9, lost: 1, fraction: 256 / 10, nacks: [][]uint16{{6}}}},
+		{"wrap", seqs(65530, 65539), want{ext: 65536 + 3, nacks: [][]uint16{nil}}},
+		{"loss across the wrap, oldest first", cat(seqs(65530, 65534), seqs(65537, 65539)),
+			want{ext: 65536 + 3, lost: 2, fraction: 2 * 256 / 10, nacks: [][]uint16{{65535, 0}}}},
+		{"duplicates are not negative loss", cat(seqs(0, 9), seqs(5, 9)), want{ext: 9, nacks: [][]uint16{nil}}},
+		{"a jump beyond the window asks for nothing", cat(seqs(0, 4), seqs(1000, 1002)),
+			want{ext: 1002, lost: 995, fraction: 995 * 256 / 1003, nacks: [][]uint16{nil}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := recvStats{nack: true}
+			now := time.Unix(1000, 0)
+			for i, seq := range tc.in {
+				s.observe(seq, uint32(i)*3000, now, 90000, false)
+			}
+			r, ok := s.report(42)
+			if !ok {
+				t.Fatal("no report")
+			}
+			if r.SSRC != 42 || r.LastSequenceNumber != tc.want.ext || r.TotalLost != tc.want.lost || r.FractionLost != tc.want.fraction {
+				t.Errorf("report: ssrc %d, highest %d, lost %d, fraction %d; want highest %d, lost %d, fraction %d",
+					r.SSRC, r.LastSequenceNumber, r.TotalLost, r.FractionLost, tc.want.ext, tc.want.lost, tc.want.fraction)
+			}
+			tick := now
+			if got := s.nacks(tick, func(uint16) bool { return false }); got != nil {
+				t.Errorf("NACKs %v at once: a packet may be merely late", got)
+			}
+			for i, want := range tc.want.nacks {
+				tick = tick.Add(feedbackInterval)
+				if got := s.nacks(tick, func(uint16) bool { return false }); !slices.Equal(got, want) {
+					t.Errorf("tick %d: NACKs %v, want %v", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRecvStatsReportsEachInterval(t *testing.T) {
+	s := recvStats{}
+	now := time.Unix(1000, 0)
+	for seq := range uint16(10) {
+		s.observe(seq, uint32(seq)*960, now, 48000, false)
+	}
+	if r, _ := s.report(1); r.FractionLost != 0 {
+		t.Errorf("first interval: fraction %d, want 0", r.FractionLost)
+	}
+	// Half of the next ten lost: the fraction is of this interval only.
+	for seq := uint16(10); seq < 20; seq += 2 {
+		s.observe(seq, uint32(seq)*960, now, 48000, false)
+	}
+	r, _ := s.report(1)
+	if r.FractionLost != 256*4/9 || r.TotalLost != 4 {
+		t.Errorf("second interval: fraction %d, lost %d; want %d, 4", r.FractionLost, r.TotalLost, 256*4/9)
+	}
+	if s.missing != nil {
+		t.Error("audio (nack false) keeps a list of lost packets")
+	}
+	var empty recvStats
+	if _, ok := empty.report(1); ok {
+		t.Error("a report before the first packet")
+	}
+}
+
+func TestRecvStatsJitter(t *testing.T) {
+	// Packets 20 ms apart in RTP time arriving alternately 5 ms early and
+	// late: the transit time varies by 10 ms (900 at 90 kHz); the repair
+	// does not count.
+	s := recvStats{}
+	base := time.Unix(1000, 0)
+	for i := range 200 {
+		at := base.Add(time.Duration(i)*20*time.Millisecond + time.Duration(i%2*10)*time.Millisecond)
+		s.observe(uint16(i), uint32(i)*1800, at, 90000, false)
+	}
+	j := s.jitter
+	if j < 800 || j > 950 {
+		t.Errorf("jitter %.0f, want about 900", j)
+	}
+	s.observe(50, 50*1800, base.Add(time.Hour), 90000, true)
+	if s.jitter != j {
+		t.Error("a repair changed the jitter")
+	}
+}

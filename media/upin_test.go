@@ -1,0 +1,73 @@
+package media
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// TestOwnSRTPReader checks that the SFU decrypts what a publisher on UDP
+// sends itself (this fails when Pion moves the DTLS connection the SFU
+// reads the keys from), forwards it as one continuous stream, and tells
+// the publisher in receiver reports what arrived; over ICE-TCP Pion reads
+// it, and the reports are the same.
+func TestOwnSRTPReader(t *testing.T) {
+	for _, tc := range []struct {
+		network webrtc.NetworkType
+		own     bool
+	}{
+		{webrtc.NetworkTypeUDP4, true},
+		{webrtc.NetworkTypeTCP4, false},
+	} {
+		t.Run(tc.network.String(), func(t *testing.T) {
+			s := newTestSFU(t)
+			sub := join(t, s, "r", "viewer", Rights{}, false)
+			pub := publish(t, joinWith(t, s, "r", "trainer", Rights{Audio: true, Video: true}, false, clientAPIOn(t, tc.network)))
+			eventually(t, 15*time.Second, "the receiver gets video and audio", func() bool {
+				return sub.received(webrtc.RTPCodecTypeVideo) >= 100 && sub.received(webrtc.RTPCodecTypeAudio) >= 100
+			})
+			// Four streams of 50 packets a second for two seconds and more:
+			// all but each stream's first few through the own reader.
+			taken := pub.peer.upIn.takenCount()
+			if tc.own && taken < 300 {
+				t.Errorf("the own reader took %d packets", taken)
+			}
+			if !tc.own && taken != 0 {
+				t.Errorf("the own reader took %d packets of a publisher on TCP", taken)
+			}
+			if got := s.Stats("r").PacketsReadOwn; got < taken {
+				t.Errorf("stats: %d packets read by the own reader, want at least %d", got, taken)
+			}
+			checkContinuous(t, sub.track(webrtc.RTPCodecTypeVideo).snapshot())
+			checkContinuous(t, sub.track(webrtc.RTPCodecTypeAudio).snapshot())
+
+			// A receiver report block for each stream: current, nothing lost.
+			for _, ssrc := range pub.ssrcs {
+				eventually(t, 5*time.Second, "a current receiver report", func() bool {
+					r, ok := pub.report(ssrc)
+					return ok && r.LastSequenceNumber >= 100
+				})
+				if r, _ := pub.report(ssrc); r.TotalLost != 0 || r.FractionLost != 0 {
+					t.Errorf("SSRC %d: %d lost (fraction %d/256) on a lossless link", ssrc, r.TotalLost, r.FractionLost)
+				}
+			}
+			if !tc.own {
+				return
+			}
+			// What does not decrypt with the publisher's keys is left to
+			// Pion, as is an SSRC the SFU has no layer for.
+			forged := make([]byte, 60)
+			forged[0], forged[1] = 0x80, 96
+			binary.BigEndian.PutUint32(forged[8:], pub.ssrcs[0])
+			if pub.peer.upIn.take(forged, time.Now()) {
+				t.Error("the own reader took a packet that is not the publisher's")
+			}
+			binary.BigEndian.PutUint32(forged[8:], pub.ssrcs[0]+1)
+			if pub.peer.upIn.take(forged, time.Now()) {
+				t.Error("the own reader took a packet of an unknown SSRC")
+			}
+		})
+	}
+}
