@@ -238,7 +238,7 @@ func (p *Peer) handleUpOffer(d webrtc.SessionDescription) error {
 		return err
 	}
 	if p.up == nil {
-		pc, err := p.sfu.upAPI.NewPeerConnection(webrtc.Configuration{})
+		pc, err := p.sfu.newUpPC(p)
 		if err != nil {
 			return err
 		}

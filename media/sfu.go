@@ -62,6 +62,7 @@ type SFU struct {
 	// *Peer, for the own SRTP reader (upin.go).
 	upFrom  sync.Map
 	readOwn atomic.Uint64 // published packets the own reader took
+	twccTap twccTap       // the up API's TWCC recorder, see upin.go
 
 	fanJobs    chan fanJob // see fanout.go
 	fanWorkers int
@@ -319,9 +320,16 @@ func (s *SFU) newAPI(se webrtc.SettingEngine, down bool) (*webrtc.API, error) {
 	}
 	reg := &interceptor.Registry{}
 	if !down {
-		if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
-			return nil, err
+		// TWCC feedback is the SFU's own (upin.go): the header extension
+		// and the feedback type as webrtc.ConfigureTWCCSender announces
+		// them, a tap instead of Pion's generator.
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+				return nil, err
+			}
 		}
+		reg.Add(&s.twccTap)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg),
 		webrtc.WithSettingEngine(se)), nil

@@ -339,6 +339,8 @@ type publisher struct {
 	pliCount atomic.Int32
 	twcc     atomic.Int32 // transport-wide congestion control feedback received
 	twccRecv atomic.Int32 // packets those reported as received
+	twccLost atomic.Int32 // ... and as not received
+	twccFrom sync.Map     // sender SSRCs of the TWCC feedback
 	skipSeq  atomic.Int32 // a sequence number never sent (-1: none)
 	nackMu   sync.Mutex
 	nacked   map[uint16]int                  // sequence number → times asked for, all layers
@@ -366,6 +368,8 @@ func (p *publisher) gotRTCP(rid string, pkts []rtcp.Packet) {
 		case *rtcp.TransportLayerCC:
 			p.twcc.Add(1)
 			p.twccRecv.Add(int32(len(pk.RecvDeltas)))
+			p.twccLost.Add(int32(pk.PacketStatusCount) - int32(len(pk.RecvDeltas)))
+			p.twccFrom.Store(pk.SenderSSRC, true)
 		case *rtcp.ReceiverReport:
 			p.nackMu.Lock()
 			for _, r := range pk.Reports {
@@ -1135,6 +1139,17 @@ func TestTWCCFeedbackToPublisher(t *testing.T) {
 	eventually(t, 10*time.Second, "TWCC feedback at the publisher", func() bool {
 		return pub.twcc.Load() >= 5 && pub.twccRecv.Load() >= 200
 	})
+	// A stream's first packets reach Pion, the rest the SFU's own reader:
+	// one account of them all (two would each report the other's packets
+	// as not received), nothing reported lost on loopback.
+	senders := 0
+	pub.twccFrom.Range(func(any, any) bool { senders++; return true })
+	if senders != 1 {
+		t.Errorf("TWCC feedback from %d sender SSRCs, want one account of every packet", senders)
+	}
+	if n := pub.twccLost.Load(); n != 0 {
+		t.Errorf("TWCC feedback reports %d packets as not received on a lossless link (%d received)", n, pub.twccRecv.Load())
+	}
 
 	// Without the numbers there is nothing to report.
 	plain := publish(t, join(t, s, "r2", "trainer", Rights{Audio: true, Video: true}, false))

@@ -6,10 +6,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 // The SFU's own way in for what a publisher on UDP sends. Through Pion a
@@ -29,10 +32,12 @@ import (
 // Pion reads to learn its RID, and anything that does not decrypt, still
 // go through Pion, whose track feeds the same layer.handle.
 //
-// Feedback that Pion's interceptors would send from what they see is the
-// SFU's own for packets it takes: transport-wide congestion control
-// feedback (TWCC, from a Recorder of Pion's here), and for every packet,
-// whichever way it came, receiver reports and NACKs (recvstats.go).
+// Feedback to the publisher is the SFU's own, for every packet whichever
+// way it came: transport-wide congestion control feedback (TWCC, from a
+// Recorder of Pion's here; what reaches Pion is recorded by twccTap), and
+// receiver reports and NACKs (recvstats.go). One recorder must see every
+// packet: feedback from two, each reporting the other's packets as not
+// received, would tell the publisher's estimate of heavy loss.
 
 // upReader decrypts the SRTP a publisher sends on its up connection.
 type upReader struct {
@@ -125,6 +130,23 @@ func (u *upReader) setTWCC(ext uint8, senderSSRC uint32) {
 	u.start = time.Now()
 }
 
+// record notes the arrival of a packet of ssrc with header h at now, for
+// TWCC feedback.
+func (u *upReader) record(ssrc uint32, h *rtp.Header, now time.Time) {
+	u.mu.Lock()
+	u.recordLocked(ssrc, h, now)
+	u.mu.Unlock()
+}
+
+func (u *upReader) recordLocked(ssrc uint32, h *rtp.Header, now time.Time) {
+	if u.twcc == nil {
+		return
+	}
+	if ext := h.GetExtension(u.twccExt); len(ext) >= 2 {
+		u.twcc.Record(ssrc, binary.BigEndian.Uint16(ext), now.Sub(u.start).Microseconds())
+	}
+}
+
 // feedback returns the TWCC feedback for the packets taken since the
 // last call (none if there were none).
 func (u *upReader) feedback() []rtcp.Packet {
@@ -162,11 +184,7 @@ func (u *upReader) take(b []byte, now time.Time) bool {
 		return true // authentic but malformed: dropped, as Pion would
 	}
 	u.taken++
-	if u.twcc != nil {
-		if ext := pkt.GetExtension(u.twccExt); len(ext) >= 2 {
-			u.twcc.Record(ssrc, binary.BigEndian.Uint16(ext), now.Sub(u.start).Microseconds())
-		}
-	}
+	u.recordLocked(ssrc, &pkt.Header, now)
 	u.mu.Unlock()
 	size := len(plain)
 	if r.rtx && !unwrapRTX(pkt, r.l) {
@@ -213,4 +231,62 @@ func (s *SFU) routeUp(p *Peer, old, addr netip.AddrPort) {
 	if addr.IsValid() {
 		s.upFrom.Store(addr, p)
 	}
+}
+
+// twccTap is an interceptor of the up API: it records, for the SFU's own
+// TWCC feedback, the packets of a publisher that reach Pion (a stream's
+// first packets, RTX before its SSRC is known, everything over ICE-TCP
+// and TURN). Pion builds an up connection's interceptors while the SFU
+// makes the connection (newUpPC), which tells the factory whose they are.
+type twccTap struct {
+	mu   sync.Mutex // held while an up connection is made
+	next *Peer
+}
+
+// NewInterceptor implements interceptor.Factory.
+func (f *twccTap) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &twccTapOf{p: f.next}, nil
+}
+
+// twccTapOf is the twccTap of one up connection.
+type twccTapOf struct {
+	interceptor.NoOp
+	p *Peer // nil for a connection not made by newUpPC
+}
+
+// BindRemoteStream records the stream's packets as Pion reads them.
+func (t *twccTapOf) BindRemoteStream(info *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
+	var ext uint8
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == sdp.TransportCCURI {
+			ext = uint8(e.ID)
+		}
+	}
+	if ext == 0 || t.p == nil {
+		return reader
+	}
+	p, ssrc := t.p, info.SSRC
+	p.upIn.setTWCC(ext, p.fbSSRC)
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := reader.Read(b, a)
+		if err != nil {
+			return n, a, err
+		}
+		if a == nil {
+			a = interceptor.Attributes{}
+		}
+		if h, err := a.GetRTPHeader(b[:n]); err == nil {
+			p.upIn.record(ssrc, h, time.Now())
+		}
+		return n, a, nil
+	})
+}
+
+// newUpPC makes p's up connection.
+func (s *SFU) newUpPC(p *Peer) (*webrtc.PeerConnection, error) {
+	s.twccTap.mu.Lock()
+	defer s.twccTap.mu.Unlock()
+	s.twccTap.next = p
+	defer func() { s.twccTap.next = nil }()
+	return s.upAPI.NewPeerConnection(webrtc.Configuration{})
 }
