@@ -664,11 +664,6 @@ func (p *Peer) onUpTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	l := &layer{pub: t, rid: tr.RID(), track: tr, clockRate: tr.Codec().ClockRate}
 	l.recv.nack = t.kind == webrtc.RTPCodecTypeVideo
-	for _, e := range recv.GetParameters().HeaderExtensions {
-		if e.URI == sdp.TransportCCURI {
-			p.upIn.setTWCC(uint8(e.ID), p.fbSSRC)
-		}
-	}
 	p.upIn.route(uint32(tr.SSRC()), l, false)
 	if rtx := tr.RtxSSRC(); rtx != 0 {
 		p.upIn.route(uint32(rtx), l, true)

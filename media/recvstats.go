@@ -184,8 +184,9 @@ func (p *Peer) tickFeedback(now time.Time) {
 			})
 		}
 		// An RTX stream announced by its first packet (simulcast with
-		// RIDs) becomes known to Pion's track after the layer started.
-		if rtx := uint32(l.track.RtxSSRC()); rtx != 0 && !p.upIn.routed(rtx) {
+		// RIDs) becomes known to Pion's track after the layer started;
+		// a layer whose reader has ended has no routes any more.
+		if rtx := uint32(l.track.RtxSSRC()); rtx != 0 && !p.upIn.routed(rtx) && p.upIn.routed(ssrc) {
 			p.upIn.route(rtx, l, true)
 		}
 	}
