@@ -33,7 +33,8 @@ type batchConn struct {
 	sock *batchSocket
 	gso  atomic.Bool
 	// take, when set, may handle a packet read instead of the reader
-	// (the SFU's own SRTCP reader); set before the first read.
+	// (the SFU's own SRTCP and SRTP readers: rtcpin.go, upin.go); set
+	// before the first read.
 	take func(b []byte, from netip.AddrPort) bool
 
 	closed atomic.Bool
@@ -125,6 +126,9 @@ func newBatchConn(c *net.UDPConn) (*batchConn, error) {
 	b := &batchConn{UDPConn: c, sock: sock, dests: map[netip.AddrPort]*destQueue{}}
 	b.gso.Store(gsoAvailable)
 	_ = c.SetWriteBuffer(4 << 20)
+	// The reader forwards what publishers send before it reads on
+	// (upin.go): room for what arrives meanwhile.
+	_ = c.SetReadBuffer(4 << 20)
 	b.timer = time.AfterFunc(time.Hour, b.Flush)
 	b.timer.Stop()
 	return b, nil

@@ -8,11 +8,12 @@ import (
 )
 
 // Fan-out: a published packet goes to every receiver of its track. Up to
-// fanShard receivers the layer's reader writes to them itself (writing
-// only queues the packet in the batchConn); with more, the receivers are
-// cut into shards and the SFU's fan-out workers take all shards but the
-// reader's own, so that one trainer's packets reach hundreds of receivers
-// on every core instead of through one goroutine.
+// fanShard receivers the goroutine that has the packet (the UDP port's
+// reader, or the layer's Pion reader) writes to them itself (writing only
+// queues the packet in the batchConn); with more, the receivers are cut
+// into shards and the SFU's fan-out workers take all shards but its own,
+// so that one trainer's packets reach hundreds of receivers on every core
+// instead of through one goroutine.
 
 // fanShard is the least number of receivers worth a shard of their own.
 // Queueing a packet for a receiver costs about 1.4 µs of CPU (encrypting
@@ -31,8 +32,9 @@ type fanJob struct {
 }
 
 // goReader starts a layer's reader. The fan-out workers outlive every
-// reader (Close stops them after the readers), so a reader never waits
-// for a shard nobody takes.
+// reader and every packet the UDP port's reader hands on (Close stops
+// them after both, see SFU.inbound), so nobody waits for a shard nobody
+// takes.
 func (s *SFU) goReader(f func()) {
 	s.readers.Add(1)
 	s.goOwned(func() {
@@ -64,7 +66,7 @@ func (s *SFU) startFanOut() {
 }
 
 // fanOut hands pkt of layer l to subs and returns when every receiver has
-// it queued. Called by l's reader only.
+// it queued. Called by l's handle only (l.in held).
 func (s *SFU) fanOut(l *layer, subs []*downTrack, pkt *rtp.Packet, kf bool, now time.Time) {
 	shards := min(s.fanWorkers+1, len(subs)/s.fanShard)
 	if shards <= 1 {

@@ -39,7 +39,7 @@ type inPacket struct {
 }
 
 // layerCache keeps a published layer's recent packets by sequence number.
-// The layer's reader stores, any goroutine loads.
+// The layer's handle stores (l.in held), any goroutine loads.
 type layerCache struct {
 	pkts [cacheSize]atomic.Pointer[inPacket]
 }

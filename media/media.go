@@ -84,7 +84,8 @@ type Events struct {
 	// Signal must be delivered to the peer's client, in order.
 	Signal func(Signal)
 	// Speaking reports that the peer started or stopped speaking, from the
-	// RFC 6464 audio levels of the audio it publishes.
+	// RFC 6464 audio levels of the audio it publishes. It may be called
+	// on the goroutine that reads the UDP port: it must not block.
 	Speaking func(speaking bool)
 	// Connection reports a change of the ICE connection state of one of
 	// the peer's PeerConnections (for reconnect handling and metrics).

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -663,11 +664,8 @@ func (p *Peer) onUpTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		p.published[recv] = t
 	}
 	l := &layer{pub: t, rid: tr.RID(), track: tr, clockRate: tr.Codec().ClockRate}
-	l.recv.nack = t.kind == webrtc.RTPCodecTypeVideo
-	p.upIn.route(uint32(tr.SSRC()), l, false)
-	if rtx := tr.RtxSSRC(); rtx != 0 {
-		p.upIn.route(uint32(rtx), l, true)
-	}
+	l.recv.nack = t.kind == webrtc.RTPCodecTypeVideo && slices.ContainsFunc(tr.Codec().RTCPFeedback,
+		func(f webrtc.RTCPFeedback) bool { return f.Type == webrtc.TypeRTCPFBNACK && f.Parameter == "" })
 	t.mu.Lock()
 	t.layers = append(t.layers, l)
 	t.running++

@@ -2,6 +2,7 @@ package media
 
 import (
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -15,21 +16,24 @@ import (
 // the same layer.handle, so one account covers both.
 
 // recvStats is the reception account of one published stream. The
-// layer's handle updates it, the feedback tick reads it, both under the
-// layer's in lock.
+// layer's handle updates it, the feedback tick reads it; its own lock,
+// so that the tick never waits for a fan-out.
 type recvStats struct {
+	mu            sync.Mutex
 	started       bool
-	baseSeq       uint32 // extended
+	base          time.Time // arrival times count from here (monotonic)
+	baseSeq       uint32    // extended
 	maxSeq        uint16
 	cycles        uint32 // sequence number wraps, times 65536
 	received      uint32
 	expectedPrior uint32
 	receivedPrior uint32
+	reported      bool
 	jitter        float64 // in timestamp units
 	lastTransit   int64
 	haveTransit   bool
 
-	nack    bool                   // ask for lost packets (video)
+	nack    bool                   // ask for lost packets (video with NACK negotiated); set before the first packet
 	missing map[uint16]*missingPkt // lost packets not yet repaired
 }
 
@@ -40,7 +44,8 @@ type missingPkt struct {
 }
 
 // nackDelay is how long a missing packet may be merely late (reordered
-// on the way) before the publisher is asked for it.
+// on the way) before the publisher is asked for it; the feedback tick
+// asks at most every feedbackInterval.
 const nackDelay = 10 * time.Millisecond
 
 // maxMissing bounds the lost packets remembered: a jump ahead by more
@@ -48,14 +53,22 @@ const nackDelay = 10 * time.Millisecond
 const maxMissing = cacheSize
 
 // observe counts packet seq with RTP timestamp ts that arrived at now
-// (clockRate: the stream's timestamp rate). A repair (an RTX packet)
-// counts as received but not for jitter, whose arrival time it skews.
+// (clockRate: the stream's timestamp rate). A repair (an RTX packet) is
+// no longer missing, but counts neither as received (the loss on the
+// wire is what the publisher's estimate wants) nor for jitter.
 func (s *recvStats) observe(seq uint16, ts uint32, now time.Time, clockRate uint32, repair bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if repair {
+		delete(s.missing, seq)
+		return
+	}
 	if !s.started {
 		s.started = true
+		s.base = now
 		s.baseSeq, s.maxSeq = uint32(seq), seq
 		s.received = 1
-		s.observeTransit(ts, now, clockRate, repair)
+		s.observeTransit(ts, now, clockRate)
 		return
 	}
 	s.received++
@@ -78,17 +91,24 @@ func (s *recvStats) observe(seq uint16, ts uint32, now time.Time, clockRate uint
 			}
 		}
 		s.maxSeq = seq
-	default: // late: a reordered packet or a repair
+	default: // late: a reordered packet
 		delete(s.missing, seq)
+		// Before the first report, a packet older than the first one
+		// (the two ways in can deliver a stream's first packets out of
+		// order) moves the start back.
+		if first := uint16(s.baseSeq); !s.reported && s.cycles == 0 && seq < first && first-seq < maxMissing {
+			s.baseSeq = uint32(seq)
+		}
 	}
-	s.observeTransit(ts, now, clockRate, repair)
+	s.observeTransit(ts, now, clockRate)
 }
 
-func (s *recvStats) observeTransit(ts uint32, now time.Time, clockRate uint32, repair bool) {
-	if repair || clockRate == 0 {
+// observeTransit updates the interarrival jitter (RFC 3550, A.8).
+func (s *recvStats) observeTransit(ts uint32, now time.Time, clockRate uint32) {
+	if clockRate == 0 {
 		return
 	}
-	arrival := now.UnixNano() / 1000 * int64(clockRate) / 1_000_000 // µs first: no overflow
+	arrival := now.Sub(s.base).Microseconds() * int64(clockRate) / 1_000_000
 	transit := arrival - int64(ts)
 	if s.haveTransit {
 		d := transit - s.lastTransit
@@ -103,9 +123,29 @@ func (s *recvStats) observeTransit(ts uint32, now time.Time, clockRate uint32, r
 	s.lastTransit, s.haveTransit = transit, true
 }
 
+// roc returns the SRTP rollover counter of a packet with sequence number
+// seq as this account knows the stream; false before its first packet.
+func (s *recvStats) roc(seq uint16) (uint32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return 0, false
+	}
+	roc := s.cycles >> 16
+	switch d := seq - s.maxSeq; {
+	case d != 0 && d < 0x8000 && seq < s.maxSeq: // ahead, across a wrap
+		roc++
+	case d >= 0x8000 && seq > s.maxSeq && roc > 0: // behind, from before a wrap
+		roc--
+	}
+	return roc, true
+}
+
 // report returns the reception report block for ssrc since the previous
 // one (RFC 3550, appendix A.3); false before the first packet.
 func (s *recvStats) report(ssrc uint32) (rtcp.ReceptionReport, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.started {
 		return rtcp.ReceptionReport{}, false
 	}
@@ -116,6 +156,7 @@ func (s *recvStats) report(ssrc uint32) (rtcp.ReceptionReport, bool) {
 	expInterval := expected - s.expectedPrior
 	recvInterval := s.received - s.receivedPrior
 	s.expectedPrior, s.receivedPrior = expected, s.received
+	s.reported = true
 	var fraction uint8
 	if lostInterval := int64(expInterval) - int64(recvInterval); expInterval > 0 && lostInterval > 0 {
 		fraction = uint8(min(lostInterval<<8/int64(expInterval), 255))
@@ -134,6 +175,8 @@ func (s *recvStats) report(ssrc uint32) (rtcp.ReceptionReport, bool) {
 // that has arrived since (has) or that has fallen out of the window the
 // layer keeps.
 func (s *recvStats) nacks(now time.Time, has func(seq uint16) bool) []uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var seqs []uint16
 	for seq, m := range s.missing {
 		if has(seq) || uint16(s.maxSeq-seq) >= maxMissing {
@@ -158,7 +201,7 @@ func (s *recvStats) nacks(now time.Time, has func(seq uint16) bool) []uint16 {
 const maxReportBlocks = 31
 
 // tickFeedback tells the publisher what arrived of what it publishes:
-// TWCC feedback for what the own reader took, NACKs for lost video
+// TWCC feedback (the own reader's and twccTap's account), NACKs for lost video
 // packets, and every rrInterval receiver reports.
 func (p *Peer) tickFeedback(now time.Time) {
 	up := p.upPC.Load()
@@ -170,14 +213,12 @@ func (p *Peer) tickFeedback(now time.Time) {
 	var reports []rtcp.ReceptionReport
 	for _, l := range p.publishedLayers() {
 		ssrc := uint32(l.track.SSRC())
-		l.in.Lock()
 		seqs := l.recv.nacks(now, func(seq uint16) bool { return l.cache.get(seq) != nil })
 		if rr {
 			if r, ok := l.recv.report(ssrc); ok {
 				reports = append(reports, r)
 			}
 		}
-		l.in.Unlock()
 		if len(seqs) > 0 {
 			pkts = append(pkts, &rtcp.TransportLayerNack{
 				SenderSSRC: p.fbSSRC, MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs),
@@ -186,8 +227,8 @@ func (p *Peer) tickFeedback(now time.Time) {
 		// An RTX stream announced by its first packet (simulcast with
 		// RIDs) becomes known to Pion's track after the layer started;
 		// a layer whose reader has ended has no routes any more.
-		if rtx := uint32(l.track.RtxSSRC()); rtx != 0 && !p.upIn.routed(rtx) && p.upIn.routed(ssrc) {
-			p.upIn.route(rtx, l, true)
+		if rtx := uint32(l.track.RtxSSRC()); rtx != 0 {
+			p.upIn.routeRTX(rtx, ssrc, l)
 		}
 	}
 	if rr {

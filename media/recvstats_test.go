@@ -102,12 +102,65 @@ func TestRecvStatsJitter(t *testing.T) {
 		at := base.Add(time.Duration(i)*20*time.Millisecond + time.Duration(i%2*10)*time.Millisecond)
 		s.observe(uint16(i), uint32(i)*1800, at, 90000, false)
 	}
-	j := s.jitter
+	j, transit, received := s.jitter, s.lastTransit, s.received
 	if j < 800 || j > 950 {
 		t.Errorf("jitter %.0f, want about 900", j)
 	}
-	s.observe(50, 50*1800, base.Add(time.Hour), 90000, true)
-	if s.jitter != j {
-		t.Error("a repair changed the jitter")
+	// A repair 50 ms late: neither jitter nor the next packet's transit
+	// time move, and it is not a packet received.
+	s.observe(150, 150*1800, base.Add(200*20*time.Millisecond+50*time.Millisecond), 90000, true)
+	if s.jitter != j || s.lastTransit != transit || s.received != received {
+		t.Errorf("a repair changed jitter %.0f→%.0f, transit %d→%d, received %d→%d",
+			j, s.jitter, transit, s.lastTransit, received, s.received)
+	}
+}
+
+func TestRecvStatsRepairsAndEarlyReordering(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s := recvStats{nack: true}
+	for _, seq := range []uint16{10, 11, 14} {
+		s.observe(seq, 0, now, 90000, false)
+	}
+	s.observe(12, 0, now, 90000, true) // repaired: asked for no more, still lost on the wire
+	if got := s.nacks(now.Add(time.Second), func(uint16) bool { return false }); !slices.Equal(got, []uint16{13}) {
+		t.Errorf("NACKs %v after a repair, want [13]", got)
+	}
+	// The two ways in delivered the stream's first packets late: before
+	// the first report they move its start back.
+	s.observe(8, 0, now, 90000, false)
+	s.observe(9, 0, now, 90000, false)
+	r, _ := s.report(1)
+	if r.TotalLost != 2 || r.LastSequenceNumber != 14 {
+		t.Errorf("lost %d, highest %d; want 2 (12 and 13), 14", r.TotalLost, r.LastSequenceNumber)
+	}
+	// After it, an older packet is just late.
+	s.observe(7, 0, now, 90000, false)
+	if r, _ := s.report(1); r.TotalLost != 1 {
+		t.Errorf("lost %d after a late packet from before the start, want 1 (counted as received)", r.TotalLost)
+	}
+}
+
+func TestRecvStatsROC(t *testing.T) {
+	at := func(cycles uint32, maxSeq uint16) *recvStats {
+		return &recvStats{started: true, cycles: cycles << 16, maxSeq: maxSeq}
+	}
+	for _, tc := range []struct {
+		s    *recvStats
+		seq  uint16
+		want uint32
+	}{
+		{at(0, 100), 120, 0},
+		{at(0, 65530), 3, 1},     // ahead across the wrap
+		{at(0, 65530), 65500, 0}, // behind
+		{at(2, 10), 65530, 1},    // behind, from before the wrap
+		{at(2, 10), 20, 2},
+	} {
+		if got, ok := tc.s.roc(tc.seq); !ok || got != tc.want {
+			t.Errorf("cycles %d, highest %d: ROC of %d is %d, want %d", tc.s.cycles>>16, tc.s.maxSeq, tc.seq, got, tc.want)
+		}
+	}
+	var fresh recvStats
+	if _, ok := fresh.roc(5); ok {
+		t.Error("a ROC before the first packet")
 	}
 }

@@ -51,6 +51,11 @@ func isRTCP(b []byte) bool {
 // known receivers and the SRTP of known publishers on UDP (upin.go) and
 // reports whether it did; the rest goes to Pion.
 func (s *SFU) takeInbound(b []byte, from netip.AddrPort) bool {
+	s.inbound.RLock()
+	defer s.inbound.RUnlock()
+	if s.inboundClosed {
+		return false
+	}
 	if !isRTCP(b) {
 		return isRTP(b) && s.takeRTP(b, from)
 	}

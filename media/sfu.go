@@ -62,7 +62,11 @@ type SFU struct {
 	// *Peer, for the own SRTP reader (upin.go).
 	upFrom  sync.Map
 	readOwn atomic.Uint64 // published packets the own reader took
-	twccTap twccTap       // the up API's TWCC recorder, see upin.go
+	// inbound is held (read) while the UDP port's reader handles a packet
+	// itself; Close takes it to stop that before the fan-out workers.
+	inbound       sync.RWMutex
+	inboundClosed bool
+	twccTap       twccTap // the up API's TWCC recorder, see upin.go
 
 	fanJobs    chan fanJob // see fanout.go
 	fanWorkers int
@@ -259,8 +263,8 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 		}, PayloadType: 106}, webrtc.RTPCodecTypeVideo},
 	}
 	if !down {
-		// Publishers retransmit on their own RTX streams; Pion repairs
-		// the track from them.
+		// Publishers retransmit on their own RTX streams; the own reader
+		// (upin.go), or Pion off UDP, repairs the track from them.
 		for _, apt := range []webrtc.PayloadType{96, 102, 104, 106} {
 			codecs = append(codecs, struct {
 				p    webrtc.RTPCodecParameters
@@ -307,10 +311,10 @@ func registerCodecs(m *webrtc.MediaEngine, down bool) error {
 // packet: a lost retransmission or two.
 const maxNACKsPerPacket = 3
 
-// newAPI builds the API of one direction. Up: TWCC feedback for the
-// packets that reach Pion; NACKs and receiver reports are the SFU's own
-// (recvstats.go), as is TWCC feedback for the packets its own reader
-// takes (upin.go). Down: no interceptors; localTrack stamps
+// newAPI builds the API of one direction. Up: only twccTap, which
+// records what reaches Pion into the peer's one TWCC account; the
+// feedback, NACKs and receiver reports are the SFU's own (upin.go,
+// recvstats.go). Down: no interceptors; localTrack stamps
 // abs-send-time, answers NACKs from the shared layer caches and sends
 // sender reports itself (see forward.go).
 func (s *SFU) newAPI(se webrtc.SettingEngine, down bool) (*webrtc.API, error) {
@@ -408,6 +412,9 @@ func (s *SFU) Close() error {
 	}
 	close(s.done)
 	s.readers.Wait()
+	s.inbound.Lock()
+	s.inboundClosed = true
+	s.inbound.Unlock()
 	close(s.fanStop)
 	s.wg.Wait()
 	if s.batch != nil {

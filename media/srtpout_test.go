@@ -270,3 +270,19 @@ func (discardWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 }
 
 func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func TestDTLSClient(t *testing.T) {
+	for _, tc := range []struct {
+		name, local, remote string
+		client              bool
+	}{
+		{"down: the SFU offers, the receiver answers active", "a=setup:actpass", "a=setup:active", false},
+		{"down: ... answers passive", "a=setup:actpass", "a=setup:passive", true},
+		{"up: the publisher offers, the SFU answers active", "a=setup:active", "a=setup:actpass", true},
+		{"up: ... answers passive", "a=setup:passive", "a=setup:active", false},
+	} {
+		if got := dtlsClient(tc.local, tc.remote); got != tc.client {
+			t.Errorf("%s: client %v, want %v", tc.name, got, tc.client)
+		}
+	}
+}

@@ -61,10 +61,11 @@ type layer struct {
 	// in serialises handle: packets come from Pion's track (readLoop) and,
 	// for a publisher on UDP, from the SFU's own reader (upin.go).
 	in      sync.Mutex
-	newest  uint16    // the highest sequence number forwarded
-	seenAny bool      // newest is set
-	burst   int       // bytes queued for each receiver since the last flush
-	recv    recvStats // what the publisher is told: reports and NACKs
+	newest  uint16 // the highest sequence number forwarded
+	seenAny bool   // newest is set
+	burst   int    // bytes queued for each receiver since the last flush
+
+	recv recvStats // what the publisher is told: reports and NACKs (own lock)
 }
 
 func (t *pubTrack) setSubs() {
@@ -231,8 +232,9 @@ func (l *layer) readLoop() {
 	defer l.pub.owner.layerEnded(l.pub)
 	defer l.pub.owner.upIn.unroute(l)
 	scratch := make([]byte, 1500)
+	routed := false
 	for {
-		n, _, err := l.track.Read(scratch)
+		n, a, err := l.track.Read(scratch)
 		if err != nil {
 			return
 		}
@@ -242,7 +244,17 @@ func (l *layer) readLoop() {
 		if in.Packet.Unmarshal(data) != nil {
 			continue
 		}
-		l.handle(in, n, time.Now(), false)
+		l.handle(in, n, time.Now(), a != nil && a.Get(webrtc.AttributeRtxSsrc) != nil)
+		if !routed {
+			// From now on the own reader takes the stream (on UDP). Not
+			// before: what Pion has read already is older.
+			routed = true
+			up := &l.pub.owner.upIn
+			up.route(uint32(l.track.SSRC()), l, false)
+			if rtx := l.track.RtxSSRC(); rtx != 0 {
+				up.routeRTX(uint32(rtx), uint32(l.track.SSRC()), l)
+			}
+		}
 	}
 }
 
@@ -350,8 +362,8 @@ func (dt *downTrack) restart() {
 
 // push decides whether packet pkt of layer l goes to this receiver and
 // queues it with rewritten sequence number and timestamp; it reports
-// whether it did. Called from
-// the reader goroutines of the layers of dt.pub.
+// whether it did. Called from the layers' handle (fanOut), on the UDP
+// port's reader, a layer's Pion reader or a fan-out worker.
 func (dt *downTrack) push(l *layer, pkt *rtp.Packet, keyframe bool, now time.Time) bool {
 	if !dt.ready() {
 		return false

@@ -3,6 +3,7 @@ package media
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,17 +21,21 @@ import (
 // it: the UDP mux's reader, the DTLS/SRTP mux, the SRTP session and the
 // track. Each hand-off wakes a thread, and on a small virtual machine
 // those wake-ups cost more than all the rest of the publisher's path
-// (the benchmark: 31 ms of CPU a second for one publisher alone, 15 with
-// GOMAXPROCS=1, where nothing needs waking).
+// (the benchmark's publisher alone: 25 to 44 ms of CPU a second, 15 with
+// GOMAXPROCS=1, where nothing needs waking; 11 to 24 now).
 //
 // So, as for receivers' RTCP (rtcpin.go), the UDP mux's reader decrypts a
 // publisher's SRTP itself, with the up connection's keys from the DTLS
 // handshake, and hands the packet to its layer there and then
 // (layer.handle, which queues it for every receiver). RTX packets are
 // unwrapped to the packet they repair. It takes only the SSRCs of layers
-// Pion has announced (onUpTrack): a new stream's first packets, which
-// Pion reads to learn its RID, and anything that does not decrypt, still
-// go through Pion, whose track feeds the same layer.handle.
+// whose first packet Pion has delivered (layer.readLoop): a new stream's
+// first packets, which Pion reads to learn its RID, anything that does
+// not authenticate, one packet in srtpSyncEvery and everything of a
+// publisher on ICE-TCP still go through Pion, whose track feeds the same
+// layer.handle. (A publisher behind a TURN relay reaches the UDP port
+// from the relay's address: the own reader takes its packets too.) The
+// fan-out therefore runs on the reader's goroutine: Events.Speaking too.
 //
 // Feedback to the publisher is the SFU's own, for every packet whichever
 // way it came: transport-wide congestion control feedback (TWCC, from a
@@ -43,7 +48,7 @@ import (
 type upReader struct {
 	mu      sync.Mutex
 	ctx     *srtp.Context // nil until the up connection's keys are known
-	routes  map[uint32]upRoute
+	routes  map[uint32]*upRoute
 	twccExt uint8 // transport-wide sequence number extension ID, 0: none
 	twcc    *twcc.Recorder
 	start   time.Time // TWCC arrival times count from here
@@ -52,8 +57,9 @@ type upReader struct {
 
 // upRoute is where the packets of one SSRC go.
 type upRoute struct {
-	l   *layer
-	rtx bool // the layer's RTX stream
+	l      *layer
+	rtx    bool // the layer's RTX stream
+	seeded bool // the context's rollover counter for it is set
 }
 
 // srtpReplayWindow is the SRTP replay window (as Pion's default).
@@ -93,17 +99,23 @@ func (u *upReader) route(ssrc uint32, l *layer, rtx bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.routes == nil {
-		u.routes = map[uint32]upRoute{}
+		u.routes = map[uint32]*upRoute{}
 	}
-	u.routes[ssrc] = upRoute{l: l, rtx: rtx}
+	if _, ok := u.routes[ssrc]; !ok {
+		u.routes[ssrc] = &upRoute{l: l, rtx: rtx}
+	}
 }
 
-// routed reports whether ssrc has a route.
-func (u *upReader) routed(ssrc uint32) bool {
+// routeRTX makes the packets of rtx go to l as its RTX stream, if l's
+// own stream (ssrc) still has its route.
+func (u *upReader) routeRTX(rtx, ssrc uint32, l *layer) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	_, ok := u.routes[ssrc]
-	return ok
+	if r, ok := u.routes[ssrc]; ok && r.l == l {
+		if _, ok := u.routes[rtx]; !ok {
+			u.routes[rtx] = &upRoute{l: l, rtx: true}
+		}
+	}
 }
 
 // unroute forgets the routes to l.
@@ -147,8 +159,8 @@ func (u *upReader) recordLocked(ssrc uint32, h *rtp.Header, now time.Time) {
 	}
 }
 
-// feedback returns the TWCC feedback for the packets taken since the
-// last call (none if there were none).
+// feedback returns the TWCC feedback for the packets recorded since the
+// last call, by the own reader and by twccTap (none if there were none).
 func (u *upReader) feedback() []rtcp.Packet {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -160,22 +172,44 @@ func (u *upReader) feedback() []rtcp.Packet {
 
 // take decrypts and forwards one SRTP packet b that arrived at now; false
 // when it is not one to take here (Pion then gets it).
+//
+// Pion's SRTP context and this one each infer a stream's rollover counter
+// from the sequence numbers they see, which works across gaps of less
+// than 2^15. So that Pion can take a stream back (the publisher moves to
+// ICE-TCP, say) after it has wrapped, Pion gets one packet in
+// srtpSyncEvery, as on the way down (srtpout.go). The other way, a stream
+// this context first sees after Pion has read it for a while starts from
+// the rollover counter the layer's account knows.
 func (u *upReader) take(b []byte, now time.Time) bool {
 	if len(b) < 12 {
 		return false
 	}
 	ssrc := binary.BigEndian.Uint32(b[8:12])
+	seq := binary.BigEndian.Uint16(b[2:4])
+	if seq%srtpSyncEvery == 0 {
+		return false
+	}
 	u.mu.Lock()
 	r, ok := u.routes[ssrc]
 	if !ok || u.ctx == nil {
 		u.mu.Unlock()
 		return false
 	}
+	if !r.seeded {
+		r.seeded = true
+		if _, known := u.ctx.ROC(ssrc); !known && !r.rtx {
+			if roc, ok := r.l.recv.roc(seq); ok {
+				u.ctx.SetROC(ssrc, roc)
+			}
+		}
+	}
 	plain, err := u.ctx.DecryptRTP(make([]byte, len(b)), b, nil)
 	if err != nil {
-		// A replay, or keys that are not these: Pion decides.
 		u.mu.Unlock()
-		return false
+		// A replay (a duplicate on the way, or an attack) is dropped;
+		// Pion, whose window is not this one, would take it. What does
+		// not authenticate with these keys is left to Pion.
+		return strings.Contains(err.Error(), "duplicated")
 	}
 	in := &inPacket{}
 	pkt := &in.Packet

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -56,17 +57,51 @@ func TestOwnSRTPReader(t *testing.T) {
 			if !tc.own {
 				return
 			}
-			// What does not decrypt with the publisher's keys is left to
-			// Pion, as is an SSRC the SFU has no layer for.
+			// What does not authenticate with the publisher's keys is left
+			// to Pion (a sequence number ahead, not a replay), as is an SSRC
+			// the SFU has no layer for, and one packet in srtpSyncEvery.
+			u := &pub.peer.upIn
 			forged := make([]byte, 60)
 			forged[0], forged[1] = 0x80, 96
 			binary.BigEndian.PutUint32(forged[8:], pub.ssrcs[0])
-			if pub.peer.upIn.take(forged, time.Now()) {
+			binary.BigEndian.PutUint16(forged[2:], 30000)
+			if u.take(forged, time.Now()) {
 				t.Error("the own reader took a packet that is not the publisher's")
 			}
 			binary.BigEndian.PutUint32(forged[8:], pub.ssrcs[0]+1)
-			if pub.peer.upIn.take(forged, time.Now()) {
+			if u.take(forged, time.Now()) {
 				t.Error("the own reader took a packet of an unknown SSRC")
+			}
+			// A genuine packet (encrypted with the publisher's keys) is
+			// taken; the same again is a replay, dropped, not left to Pion,
+			// which would forward it once more. Last: it is not one of the
+			// publisher's own packets.
+			k, err := srtpKeysOf(pub.peer.up, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := (&srtpKeys{profile: k.profile, key: k.remoteKey, salt: k.remoteSalt}).newContext()
+			if err != nil {
+				t.Fatal(err)
+			}
+			audio := pub.ssrcs[3]
+			last := sub.track(webrtc.RTPCodecTypeAudio).snapshot()
+			plain, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: audio,
+				SequenceNumber: uint16(len(last) + 100), Timestamp: 1}, Payload: []byte{0xfc, 0xff, 0xfe}}).Marshal()
+			genuine, err := enc.EncryptRTP(nil, plain, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !u.take(genuine, time.Now()) {
+				t.Fatal("the own reader left a genuine packet to Pion")
+			}
+			if !u.take(genuine, time.Now()) {
+				t.Error("the own reader left a replayed packet to Pion")
+			}
+			binary.BigEndian.PutUint16(forged[2:], 2*srtpSyncEvery)
+			binary.BigEndian.PutUint32(forged[8:], audio)
+			if u.take(forged, time.Now()) {
+				t.Error("the own reader took a packet Pion is to see, to keep its rollover counter in step")
 			}
 		})
 	}
