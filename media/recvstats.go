@@ -1,6 +1,7 @@
 package media
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -32,6 +33,9 @@ type recvStats struct {
 	jitter        float64 // in timestamp units
 	lastTransit   int64
 	haveTransit   bool
+
+	lastSR   uint32    // middle 32 bits of the NTP time of the publisher's last sender report
+	lastSRAt time.Time // when it arrived
 
 	nack    bool                   // ask for lost packets (video with NACK negotiated); set before the first packet
 	missing map[uint16]*missingPkt // lost packets not yet repaired
@@ -141,9 +145,17 @@ func (s *recvStats) roc(seq uint16) (uint32, bool) {
 	return roc, true
 }
 
-// report returns the reception report block for ssrc since the previous
-// one (RFC 3550, appendix A.3); false before the first packet.
-func (s *recvStats) report(ssrc uint32) (rtcp.ReceptionReport, bool) {
+// senderReport notes the publisher's sender report with NTP time ntp,
+// arrived at now.
+func (s *recvStats) senderReport(ntp uint64, now time.Time) {
+	s.mu.Lock()
+	s.lastSR, s.lastSRAt = uint32(ntp>>16), now
+	s.mu.Unlock()
+}
+
+// report returns the reception report block for ssrc at now since the
+// previous one (RFC 3550, appendix A.3); false before the first packet.
+func (s *recvStats) report(ssrc uint32, now time.Time) (rtcp.ReceptionReport, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started {
@@ -161,13 +173,19 @@ func (s *recvStats) report(ssrc uint32) (rtcp.ReceptionReport, bool) {
 	if lostInterval := int64(expInterval) - int64(recvInterval); expInterval > 0 && lostInterval > 0 {
 		fraction = uint8(min(lostInterval<<8/int64(expInterval), 255))
 	}
-	return rtcp.ReceptionReport{
+	rr := rtcp.ReceptionReport{
 		SSRC:               ssrc,
 		FractionLost:       fraction,
 		TotalLost:          uint32(lost),
 		LastSequenceNumber: ext,
 		Jitter:             uint32(s.jitter),
-	}, true
+	}
+	if s.lastSR != 0 {
+		// DLSR in units of 1/65536 s.
+		rr.LastSenderReport = s.lastSR
+		rr.Delay = uint32(min(max(now.Sub(s.lastSRAt).Seconds(), 0)*65536, math.MaxUint32))
+	}
+	return rr, true
 }
 
 // nacks returns the lost packets to ask for at now: each at most
@@ -215,7 +233,7 @@ func (p *Peer) tickFeedback(now time.Time) {
 		ssrc := uint32(l.track.SSRC())
 		seqs := l.recv.nacks(now, func(seq uint16) bool { return l.cache.get(seq) != nil })
 		if rr {
-			if r, ok := l.recv.report(ssrc); ok {
+			if r, ok := l.recv.report(ssrc, now); ok {
 				reports = append(reports, r)
 			}
 		}

@@ -44,7 +44,7 @@ func TestRecvStats(t *testing.T) {
 			for i, seq := range tc.in {
 				s.observe(seq, uint32(i)*3000, now, 90000, false)
 			}
-			r, ok := s.report(42)
+			r, ok := s.report(42, now)
 			if !ok {
 				t.Fatal("no report")
 			}
@@ -72,14 +72,14 @@ func TestRecvStatsReportsEachInterval(t *testing.T) {
 	for seq := range uint16(10) {
 		s.observe(seq, uint32(seq)*960, now, 48000, false)
 	}
-	if r, _ := s.report(1); r.FractionLost != 0 {
+	if r, _ := s.report(1, now); r.FractionLost != 0 {
 		t.Errorf("first interval: fraction %d, want 0", r.FractionLost)
 	}
 	// Half of the next ten lost: the fraction is of this interval only.
 	for seq := uint16(10); seq < 20; seq += 2 {
 		s.observe(seq, uint32(seq)*960, now, 48000, false)
 	}
-	r, _ := s.report(1)
+	r, _ := s.report(1, now)
 	if r.FractionLost != 256*4/9 || r.TotalLost != 4 {
 		t.Errorf("second interval: fraction %d, lost %d; want %d, 4", r.FractionLost, r.TotalLost, 256*4/9)
 	}
@@ -87,7 +87,7 @@ func TestRecvStatsReportsEachInterval(t *testing.T) {
 		t.Error("audio (nack false) keeps a list of lost packets")
 	}
 	var empty recvStats
-	if _, ok := empty.report(1); ok {
+	if _, ok := empty.report(1, time.Time{}); ok {
 		t.Error("a report before the first packet")
 	}
 }
@@ -129,13 +129,13 @@ func TestRecvStatsRepairsAndEarlyReordering(t *testing.T) {
 	// the first report they move its start back.
 	s.observe(8, 0, now, 90000, false)
 	s.observe(9, 0, now, 90000, false)
-	r, _ := s.report(1)
+	r, _ := s.report(1, now)
 	if r.TotalLost != 2 || r.LastSequenceNumber != 14 {
 		t.Errorf("lost %d, highest %d; want 2 (12 and 13), 14", r.TotalLost, r.LastSequenceNumber)
 	}
 	// After it, an older packet is just late.
 	s.observe(7, 0, now, 90000, false)
-	if r, _ := s.report(1); r.TotalLost != 1 {
+	if r, _ := s.report(1, now); r.TotalLost != 1 {
 		t.Errorf("lost %d after a late packet from before the start, want 1 (counted as received)", r.TotalLost)
 	}
 }
@@ -162,5 +162,19 @@ func TestRecvStatsROC(t *testing.T) {
 	var fresh recvStats
 	if _, ok := fresh.roc(5); ok {
 		t.Error("a ROC before the first packet")
+	}
+}
+
+func TestRecvStatsLastSenderReport(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s := recvStats{}
+	s.observe(1, 0, now, 90000, false)
+	if r, _ := s.report(1, now); r.LastSenderReport != 0 || r.Delay != 0 {
+		t.Errorf("LSR %x, DLSR %d before any sender report, want 0, 0", r.LastSenderReport, r.Delay)
+	}
+	s.senderReport(0x1234_5678_9abc_def0, now)
+	r, _ := s.report(1, now.Add(500*time.Millisecond))
+	if r.LastSenderReport != 0x5678_9abc || r.Delay != 65536/2 {
+		t.Errorf("LSR %x, DLSR %d; want 56789abc (the NTP time's middle 32 bits), 32768 (0.5 s)", r.LastSenderReport, r.Delay)
 	}
 }

@@ -3,6 +3,7 @@ package media
 import (
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/srtp/v3"
@@ -59,11 +60,13 @@ func (s *SFU) takeInbound(b []byte, from netip.AddrPort) bool {
 	if !isRTCP(b) {
 		return isRTP(b) && s.takeRTP(b, from)
 	}
-	v, ok := s.rtcpFrom.Load(from)
-	if !ok {
-		return false
+	if v, ok := s.rtcpFrom.Load(from); ok {
+		return v.(*Peer).takeRTCP(b)
 	}
-	return v.(*Peer).takeRTCP(b)
+	if v, ok := s.upFrom.Load(from); ok {
+		return v.(*Peer).upIn.takeRTCP(b, time.Now())
+	}
+	return false
 }
 
 // routeRTCP makes RTCP from addr reach p's own reader (old: the address

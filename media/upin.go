@@ -51,8 +51,9 @@ type upReader struct {
 	routes  map[uint32]*upRoute
 	twccExt uint8 // transport-wide sequence number extension ID, 0: none
 	twcc    *twcc.Recorder
-	start   time.Time // TWCC arrival times count from here
-	taken   uint64    // packets decrypted here
+	start   time.Time   // TWCC arrival times count from here
+	rtcp    *rtcpReader // the publisher's SRTCP, for its sender reports
+	taken   uint64      // packets decrypted here
 }
 
 // upRoute is where the packets of one SSRC go.
@@ -74,10 +75,51 @@ func (u *upReader) setKeys(k *srtpKeys) error {
 	if err != nil {
 		return err
 	}
+	r, err := k.newReader()
+	if err != nil {
+		return err
+	}
 	u.mu.Lock()
-	u.ctx = ctx
+	u.ctx, u.rtcp = ctx, r
 	u.mu.Unlock()
 	return nil
+}
+
+// takeRTCP reads the SRTCP b the publisher sent at now: the times of its
+// sender reports go into the receiver reports' LSR and DLSR (RFC 3550,
+// section 6.4.1), from which the publisher learns the round-trip time.
+// Nothing else a publisher sends needs an answer. False when b does not
+// decrypt (Pion then gets it).
+func (u *upReader) takeRTCP(b []byte, now time.Time) bool {
+	u.mu.Lock()
+	r := u.rtcp
+	u.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	plain, err := r.ctx.DecryptRTCP(r.buf[:0], b, nil)
+	var pkts []rtcp.Packet
+	if err == nil {
+		pkts, _ = rtcp.Unmarshal(plain) // authentic but malformed: dropped, as Pion would
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return false
+	}
+	for _, pkt := range pkts {
+		sr, ok := pkt.(*rtcp.SenderReport)
+		if !ok {
+			continue
+		}
+		u.mu.Lock()
+		route := u.routes[sr.SSRC]
+		u.mu.Unlock()
+		if route != nil && !route.rtx {
+			route.l.recv.senderReport(sr.NTPTime, now)
+		}
+	}
+	return true
 }
 
 // keyed reports whether the keys are set.

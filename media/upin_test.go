@@ -54,6 +54,19 @@ func TestOwnSRTPReader(t *testing.T) {
 					t.Errorf("SSRC %d: %d lost (fraction %d/256) on a lossless link", ssrc, r.TotalLost, r.FractionLost)
 				}
 			}
+			if tc.own {
+				// The publisher's sender reports (Pion's, once a second)
+				// reach the own reader: LSR and DLSR, for its round-trip time.
+				for _, ssrc := range pub.ssrcs {
+					eventually(t, 5*time.Second, "LSR in a receiver report", func() bool {
+						r, _ := pub.report(ssrc)
+						return r.LastSenderReport != 0
+					})
+					if r, _ := pub.report(ssrc); r.Delay > 2*65536 {
+						t.Errorf("SSRC %d: DLSR %.2f s with sender reports every second", ssrc, float64(r.Delay)/65536)
+					}
+				}
+			}
 			if !tc.own {
 				return
 			}
