@@ -190,14 +190,14 @@ func (s *recvStats) report(ssrc uint32, now time.Time) (rtcp.ReceptionReport, bo
 
 // nacks returns the lost packets to ask for at now: each at most
 // maxNACKsPerPacket times, none missing for less than nackDelay, none
-// that has arrived since (has) or that has fallen out of the window the
-// layer keeps.
-func (s *recvStats) nacks(now time.Time, has func(seq uint16) bool) []uint16 {
+// that has fallen out of the window the layer keeps. (A packet that
+// arrives late or repaired leaves the list in observe.)
+func (s *recvStats) nacks(now time.Time) []uint16 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var seqs []uint16
 	for seq, m := range s.missing {
-		if has(seq) || uint16(s.maxSeq-seq) >= maxMissing {
+		if uint16(s.maxSeq-seq) >= maxMissing {
 			delete(s.missing, seq)
 			continue
 		}
@@ -231,7 +231,7 @@ func (p *Peer) tickFeedback(now time.Time) {
 	var reports []rtcp.ReceptionReport
 	for _, l := range p.publishedLayers() {
 		ssrc := uint32(l.track.SSRC())
-		seqs := l.recv.nacks(now, func(seq uint16) bool { return l.cache.get(seq) != nil })
+		seqs := l.recv.nacks(now)
 		if rr {
 			if r, ok := l.recv.report(ssrc, now); ok {
 				reports = append(reports, r)

@@ -53,12 +53,12 @@ func TestRecvStats(t *testing.T) {
 					r.SSRC, r.LastSequenceNumber, r.TotalLost, r.FractionLost, tc.want.ext, tc.want.lost, tc.want.fraction)
 			}
 			tick := now
-			if got := s.nacks(tick, func(uint16) bool { return false }); got != nil {
+			if got := s.nacks(tick); got != nil {
 				t.Errorf("NACKs %v at once: a packet may be merely late", got)
 			}
 			for i, want := range tc.want.nacks {
 				tick = tick.Add(feedbackInterval)
-				if got := s.nacks(tick, func(uint16) bool { return false }); !slices.Equal(got, want) {
+				if got := s.nacks(tick); !slices.Equal(got, want) {
 					t.Errorf("tick %d: NACKs %v, want %v", i, got, want)
 				}
 			}
@@ -122,7 +122,7 @@ func TestRecvStatsRepairsAndEarlyReordering(t *testing.T) {
 		s.observe(seq, 0, now, 90000, false)
 	}
 	s.observe(12, 0, now, 90000, true) // repaired: asked for no more, still lost on the wire
-	if got := s.nacks(now.Add(time.Second), func(uint16) bool { return false }); !slices.Equal(got, []uint16{13}) {
+	if got := s.nacks(now.Add(time.Second)); !slices.Equal(got, []uint16{13}) {
 		t.Errorf("NACKs %v after a repair, want [13]", got)
 	}
 	// The two ways in delivered the stream's first packets late: before

@@ -60,7 +60,6 @@ func (r *room) stats() RoomStats {
 	st.Peers = len(peers)
 	for _, p := range peers {
 		st.Tracks += len(p.activePublished())
-		st.PacketsReadOwn += p.upIn.takenCount()
 		st.Receivers = append(st.Receivers, p.receiverStats()...)
 	}
 	return st

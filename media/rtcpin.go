@@ -43,6 +43,26 @@ func (k *srtpKeys) newReader() (*rtcpReader, error) {
 	return &rtcpReader{ctx: ctx, buf: make([]byte, 0, maxRTPSize)}, nil
 }
 
+// read decrypts and parses SRTCP packet b; false when r is nil or b does
+// not decrypt with its keys. An authentic but malformed packet gives no
+// packets (dropped, as Pion would).
+func (r *rtcpReader) read(b []byte) ([]rtcp.Packet, bool) {
+	if r == nil {
+		return nil, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	plain, err := r.ctx.DecryptRTCP(r.buf[:0], b, nil)
+	if err != nil {
+		return nil, false
+	}
+	pkts, err := rtcp.Unmarshal(plain)
+	if err != nil {
+		return nil, true
+	}
+	return pkts, true
+}
+
 // isRTCP tells RTCP (SRTCP) from RTP, STUN and DTLS (RFC 5761, RFC 7983).
 func isRTCP(b []byte) bool {
 	return len(b) >= 8 && b[0]&0xc0 == 0x80 && b[1] >= 192 && b[1] <= 223
@@ -83,22 +103,8 @@ func (s *SFU) routeRTCP(p *Peer, old, addr *destQueue) {
 // takeRTCP decrypts and handles one SRTCP packet from p's receiver;
 // false when it is not one (Pion then gets it).
 func (p *Peer) takeRTCP(b []byte) bool {
-	r := p.rtcpIn.Load()
-	if r == nil {
-		return false
-	}
-	r.mu.Lock()
-	plain, err := r.ctx.DecryptRTCP(r.buf[:0], b, nil)
-	var pkts []rtcp.Packet
-	if err == nil {
-		pkts, err = rtcp.Unmarshal(plain)
-		if err != nil {
-			pkts = nil // authentic but malformed: dropped, as Pion would
-		}
-		err = nil
-	}
-	r.mu.Unlock()
-	if err != nil {
+	pkts, ok := p.rtcpIn.Load().read(b)
+	if !ok {
 		return false
 	}
 	p.ownRTCP.Add(1)

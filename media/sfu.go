@@ -515,10 +515,7 @@ type RoomStats struct {
 	PacketsDropped   uint64 // dropped because a receiver's queue was full
 	// PacketsRetransmitted counts packets sent again on a receiver's NACK.
 	PacketsRetransmitted uint64
-	// PacketsReadOwn counts published packets the SFU's own reader
-	// decrypted rather than Pion (see upin.go).
-	PacketsReadOwn uint64
-	Receivers      []ReceiverStats
+	Receivers            []ReceiverStats
 }
 
 // PublishedPacketsReadOwn counts the published packets, of all rooms so

@@ -53,7 +53,6 @@ type upReader struct {
 	twcc    *twcc.Recorder
 	start   time.Time   // TWCC arrival times count from here
 	rtcp    *rtcpReader // the publisher's SRTCP, for its sender reports
-	taken   uint64      // packets decrypted here
 }
 
 // upRoute is where the packets of one SSRC go.
@@ -94,17 +93,8 @@ func (u *upReader) takeRTCP(b []byte, now time.Time) bool {
 	u.mu.Lock()
 	r := u.rtcp
 	u.mu.Unlock()
-	if r == nil {
-		return false
-	}
-	r.mu.Lock()
-	plain, err := r.ctx.DecryptRTCP(r.buf[:0], b, nil)
-	var pkts []rtcp.Packet
-	if err == nil {
-		pkts, _ = rtcp.Unmarshal(plain) // authentic but malformed: dropped, as Pion would
-	}
-	r.mu.Unlock()
-	if err != nil {
+	pkts, ok := r.read(b)
+	if !ok {
 		return false
 	}
 	for _, pkt := range pkts {
@@ -127,13 +117,6 @@ func (u *upReader) keyed() bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.ctx != nil
-}
-
-// takenCount returns how many packets were decrypted here.
-func (u *upReader) takenCount() uint64 {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.taken
 }
 
 // route makes the packets of ssrc go to l (rtx: they are l's RTX stream).
@@ -259,7 +242,6 @@ func (u *upReader) take(b []byte, now time.Time) bool {
 		u.mu.Unlock()
 		return true // authentic but malformed: dropped, as Pion would
 	}
-	u.taken++
 	u.recordLocked(ssrc, &pkt.Header, now)
 	u.mu.Unlock()
 	size := len(plain)
