@@ -291,7 +291,10 @@ func (l *layer) handle(in *inPacket, size int, now time.Time, repair bool) {
 	// The end of a video frame: send it to everyone at once. A large
 	// frame (a keyframe) goes in parts, so that what waits in the
 	// queues stays below maxBurst per receiver however many there are.
-	if video && (pkt.Marker || l.burst >= maxBurst) {
+	// An audio packet goes at once too: the goroutine that has it is
+	// running anyway, while waiting for the batcher's timer would wake
+	// another thread for every packet.
+	if !video || pkt.Marker || l.burst >= maxBurst {
 		t.owner.sfu.flushMedia()
 		l.burst = 0
 	}
