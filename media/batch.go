@@ -113,6 +113,8 @@ const (
 	// allows 64 segments and 64 KiB).
 	maxSegments = 32
 	maxGSOBytes = 60000
+	// sendBuffer is the send buffer of the media port's sockets.
+	sendBuffer = 4 << 20
 	// pruneEvery is how many flushes pass between removals of idle
 	// destinations.
 	pruneEvery = 4096
@@ -125,7 +127,7 @@ func newBatchConn(c *net.UDPConn) (*batchConn, error) {
 	}
 	b := &batchConn{UDPConn: c, sock: sock, dests: map[netip.AddrPort]*destQueue{}}
 	b.gso.Store(gsoAvailable)
-	_ = c.SetWriteBuffer(4 << 20)
+	_ = c.SetWriteBuffer(sendBuffer)
 	// The reader forwards what publishers send before it reads on
 	// (upin.go): room for what arrives meanwhile.
 	_ = c.SetReadBuffer(4 << 20)
@@ -400,5 +402,5 @@ func (b *batchConn) Close() error {
 	b.mu.Lock()
 	b.timer.Stop()
 	b.mu.Unlock()
-	return b.UDPConn.Close()
+	return errors.Join(b.sock.close(), b.UDPConn.Close())
 }

@@ -22,14 +22,16 @@ func rtpLike(size int, mark byte) []byte {
 	return b
 }
 
+// listenUDP binds a socket on 127.0.0.1 as the SFU binds its media port
+// (listenMediaUDP).
 func listenUDP(t *testing.T) *net.UDPConn {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	pc, err := listenMediaUDP("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	t.Cleanup(func() { pc.Close() })
+	return pc.(*net.UDPConn)
 }
 
 // newBatchConnT is newBatchConn for a test.
@@ -127,14 +129,22 @@ func TestBatchConnDeliversEveryPacketInOrder(t *testing.T) {
 // an IPv6 one and a dual-stack one sending to IPv4 receivers (as
 // ::ffff:a.b.c.d), with and without GSO.
 func TestBatchConnSocketFamilies(t *testing.T) {
-	listen := func(t *testing.T, network, ip string) *net.UDPConn {
+	// media: the port bound as the SFU binds it (listenMediaUDP: on Linux
+	// with a send-only socket beside it), or one plain socket.
+	listen := func(t *testing.T, network, ip string, media bool) *net.UDPConn {
 		t.Helper()
-		c, err := net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(ip)})
+		var pc net.PacketConn
+		var err error
+		if media {
+			pc, err = listenMediaUDP(network, net.JoinHostPort(ip, "0"))
+		} else {
+			pc, err = net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(ip)})
+		}
 		if err != nil {
 			t.Skipf("no %s socket on %s here: %v", network, ip, err)
 		}
-		t.Cleanup(func() { c.Close() })
-		return c
+		t.Cleanup(func() { pc.Close() })
+		return pc.(*net.UDPConn)
 	}
 	for _, tc := range []struct {
 		name            string
@@ -145,11 +155,11 @@ func TestBatchConnSocketFamilies(t *testing.T) {
 		{"IPv6", "udp6", "::1", "udp6", "::1"},
 		{"dual-stack to IPv4", "udp", "::", "udp4", "127.0.0.1"},
 	} {
-		for _, gso := range []bool{true, false} {
-			t.Run(fmt.Sprintf("%s gso=%v", tc.name, gso), func(t *testing.T) {
-				b := newBatchConnT(t, listen(t, tc.sendNet, tc.sendIP))
-				b.gso.Store(gso)
-				dst := listen(t, tc.recvNet, tc.recvIP)
+		for _, v := range []struct{ gso, media bool }{{true, true}, {false, true}, {true, false}} {
+			t.Run(fmt.Sprintf("%s gso=%v media=%v", tc.name, v.gso, v.media), func(t *testing.T) {
+				b := newBatchConnT(t, listen(t, tc.sendNet, tc.sendIP, v.media))
+				b.gso.Store(v.gso)
+				dst := listen(t, tc.recvNet, tc.recvIP, false)
 				var want [][]byte
 				for i, size := range []int{1200, 1200, 1200, 400, 90} {
 					p := rtpLike(size, byte(i))
@@ -161,20 +171,28 @@ func TestBatchConnSocketFamilies(t *testing.T) {
 				b.Flush()
 				expectDatagrams(t, dst, want)
 
-				// Not RTP: sent at once.
+				// Not RTP: sent at once, like everything from the port
+				// itself (a peer answers where a packet came from).
 				stun := append([]byte{0x00, 0x01}, make([]byte, 18)...)
 				if _, err := b.WriteToAddrPort(stun, dst.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 					t.Fatal(err)
 				}
-				expectDatagrams(t, dst, [][]byte{stun})
+				buf := make([]byte, 100)
+				_ = dst.SetReadDeadline(time.Now().Add(5 * time.Second))
+				n, src, err := dst.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if port := b.LocalAddr().(*net.UDPAddr).AddrPort().Port(); !bytes.Equal(buf[:n], stun) || src.Port() != port ||
+					src.Addr().Unmap() != netip.MustParseAddr(tc.recvIP) {
+					t.Fatalf("got %d bytes from %v, want the STUN packet from port %d of %s", n, src, port, tc.recvIP)
+				}
 
 				// Reading tells who sent it.
 				reply := []byte("reply")
-				to := netip.AddrPortFrom(netip.MustParseAddr(tc.recvIP), b.LocalAddr().(*net.UDPAddr).AddrPort().Port())
-				if _, err := dst.WriteToUDPAddrPort(reply, to); err != nil {
+				if _, err := dst.WriteToUDPAddrPort(reply, src); err != nil {
 					t.Fatal(err)
 				}
-				buf := make([]byte, 100)
 				_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
 				n, from, err := b.ReadFromAddrPort(buf)
 				if err != nil {

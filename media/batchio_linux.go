@@ -3,12 +3,15 @@
 package media
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -25,10 +28,125 @@ import (
 // the sends themselves. When the socket is full (EAGAIN) the calls wait
 // in the poller like any Go I/O.
 
+// A socket of its own for sending. The kernel tells every waiter on a
+// socket each time it frees a packet the socket sent (on loopback at once,
+// on a network card when the card has sent it): "there is room to write".
+// The Go runtime waits for the port's socket in its poller, for reading,
+// and each of those notices woke a poller thread for nothing; measured at
+// 100 receivers, more than half of the poller's returns were these. So
+// the port is bound twice, with SO_REUSEPORT: the first socket reads and
+// a steering program hands it every datagram that arrives, the second
+// only sends and is not in the poller, so that nobody waits on it.
+// listenMediaUDP makes the first, newBatchSocket adds the second; where
+// that fails the one socket does both, as before.
+
+// listenMediaUDP binds the media UDP port for a batchConn.
+func listenMediaUDP(network, addr string) (net.PacketConn, error) {
+	// A plain bind first: it finds a free port for port 0 and fails, as
+	// without SO_REUSEPORT, when anything else has the port. Another
+	// process of the same user that binds it with SO_REUSEPORT after us
+	// gets no datagram (the steering program sends them all here).
+	probe, err := net.ListenPacket(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	bound := probe.LocalAddr().String()
+	_ = probe.Close()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			if serr == nil {
+				serr = steerToFirst(int(fd))
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), network, bound)
+	if err != nil {
+		// No SO_REUSEPORT or no steering here: one socket.
+		return net.ListenPacket(network, bound)
+	}
+	return pc, nil
+}
+
+// steerToFirst attaches to the socket the classic BPF program "return 0":
+// of the sockets sharing the port, the first one bound gets every
+// datagram. Attached before the bind, it holds from the first datagram.
+func steerToFirst(fd int) error {
+	prog := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF,
+		&unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
+}
+
+// openSendSocket binds a send-only socket to c's port, or returns nil
+// when c was not bound to share it (listenMediaUDP). The socket is
+// blocking, so that os.NewFile keeps it out of the poller; every send on
+// it says MSG_DONTWAIT.
+func openSendSocket(c *net.UDPConn) (*os.File, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		shared, domain, v6only int
+		sa                     unix.Sockaddr
+		serr                   error
+	)
+	err = rc.Control(func(fd uintptr) {
+		if shared, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT); serr != nil || shared == 0 {
+			return
+		}
+		if domain, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN); serr != nil {
+			return
+		}
+		if domain == unix.AF_INET6 {
+			if v6only, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); serr != nil {
+				return
+			}
+		}
+		sa, serr = unix.Getsockname(int(fd))
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil || shared == 0 {
+		return nil, err
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("send socket: %w", err)
+	}
+	setup := func() error {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return err
+		}
+		if domain == unix.AF_INET6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
+				return err
+			}
+		}
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer)
+		return unix.Bind(fd, sa)
+	}
+	if err := setup(); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("send socket: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "media UDP send socket"), nil
+}
+
 // batchSocket sends and reads the batcher's datagrams.
 type batchSocket struct {
-	rc syscall.RawConn
-	v6 bool // an AF_INET6 socket: IPv4 peers are v4-mapped
+	rc syscall.RawConn // the port's socket: reads, and sends where there is no send socket
+	wc syscall.RawConn // sends
+	v6 bool            // an AF_INET6 socket: IPv4 peers are v4-mapped
+
+	send   *os.File // the send-only socket (nil: rc sends)
+	closed atomic.Bool
 
 	// sendmmsg's arguments, reused from flush to flush (batchConn.sendMu).
 	hdrs  []unix.Mmsghdr
@@ -61,9 +179,49 @@ func newBatchSocket(c *net.UDPConn) (*batchSocket, error) {
 		return nil, err
 	}
 	la, _ := c.LocalAddr().(*net.UDPAddr)
-	s := &batchSocket{rc: rc, v6: la == nil || la.IP.To4() == nil, reading: newUDPCall(unix.SYS_RECVFROM)}
+	s := &batchSocket{rc: rc, wc: rc, v6: la == nil || la.IP.To4() == nil}
+	s.reading = s.newUDPCall(unix.SYS_RECVFROM)
 	s.write = s.sendmmsg
+	if s.send, err = openSendSocket(c); err != nil {
+		return nil, err
+	}
+	if s.send != nil {
+		if s.wc, err = s.send.SyscallConn(); err != nil {
+			_ = s.send.Close()
+			return nil, err
+		}
+		s.write = s.untilSent(s.sendmmsg)
+	}
 	return s, nil
+}
+
+// untilSent makes a send on the send-only socket wait, where the poller
+// would, until the socket has room (when the network falls behind).
+func (s *batchSocket) untilSent(f func(fd uintptr) bool) func(fd uintptr) bool {
+	return func(fd uintptr) bool {
+		for !f(fd) && !s.closed.Load() {
+			_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, 100)
+		}
+		return true
+	}
+}
+
+// writeErr is net.ErrClosed for a write on the closed send-only socket
+// (the os.File says "use of closed file"), as for the port's own.
+func (s *batchSocket) writeErr(err error) error {
+	if s.send != nil && s.closed.Load() {
+		return net.ErrClosed
+	}
+	return err
+}
+
+// close closes the send-only socket.
+func (s *batchSocket) close() error {
+	if s.send == nil {
+		return nil
+	}
+	s.closed.Store(true)
+	return s.send.Close()
 }
 
 func (s *batchSocket) destAddr(a netip.AddrPort) destAddr {
@@ -128,9 +286,9 @@ func (s *batchSocket) sendBatch(msgs []batchMsg) (int, error) {
 		s.hdrs = append(s.hdrs, h)
 	}
 	s.sent, s.err = 0, 0
-	err := s.rc.Write(s.write)
+	err := s.wc.Write(s.write)
 	if err != nil {
-		return 0, err
+		return 0, s.writeErr(err)
 	}
 	if s.err != 0 {
 		return s.sent, os.NewSyscallError("sendmmsg", s.err)
@@ -143,7 +301,7 @@ func (s *batchSocket) sendBatch(msgs []batchMsg) (int, error) {
 func (s *batchSocket) sendmmsg(fd uintptr) bool {
 	for {
 		n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
-			uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), 0, 0, 0)
+			uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case unix.EINTR:
 			continue
@@ -174,7 +332,7 @@ func appendSegmentCmsg(b []byte, size int) []byte {
 func (s *batchSocket) writeTo(p []byte, a netip.AddrPort) (int, error) {
 	c, _ := s.sendtos.Get().(*udpCall)
 	if c == nil {
-		c = newUDPCall(unix.SYS_SENDTO)
+		c = s.newUDPCall(unix.SYS_SENDTO)
 	}
 	defer s.sendtos.Put(c)
 	c.to = s.destAddr(a)
@@ -182,8 +340,11 @@ func (s *batchSocket) writeTo(p []byte, a netip.AddrPort) (int, error) {
 		return 0, &net.OpError{Op: "write", Net: "udp", Err: &net.AddrError{Err: "not reachable from this socket", Addr: a.String()}}
 	}
 	c.p = p
-	err := s.rc.Write(c.f)
+	err := s.wc.Write(c.f)
 	c.p = nil
+	if err != nil {
+		err = s.writeErr(err)
+	}
 	if err == nil && c.errno != 0 {
 		err = os.NewSyscallError("sendto", c.errno)
 	}
@@ -223,9 +384,12 @@ type udpCall struct {
 	f     func(fd uintptr) bool // c.call
 }
 
-func newUDPCall(trap uintptr) *udpCall {
+func (s *batchSocket) newUDPCall(trap uintptr) *udpCall {
 	c := &udpCall{trap: trap}
 	c.f = c.call
+	if trap == unix.SYS_SENDTO && s.send != nil {
+		c.f = s.untilSent(c.call)
+	}
 	return c
 }
 
@@ -240,7 +404,7 @@ func (c *udpCall) call(fd uintptr) bool {
 		var n uintptr
 		var errno syscall.Errno
 		if c.trap == unix.SYS_SENDTO {
-			n, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(buf)), uintptr(len(c.p)), 0,
+			n, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(buf)), uintptr(len(c.p)), unix.MSG_DONTWAIT,
 				uintptr(unsafe.Pointer(&c.to.raw[0])), uintptr(c.to.n))
 		} else {
 			fromLen := uint32(unix.SizeofSockaddrAny)

@@ -37,6 +37,14 @@ func newBatchSocket(c *net.UDPConn) (*batchSocket, error) {
 	return s, nil
 }
 
+// listenMediaUDP binds the media UDP port for a batchConn.
+func listenMediaUDP(network, addr string) (net.PacketConn, error) {
+	return net.ListenPacket(network, addr)
+}
+
+// close: the one socket is the batchConn's.
+func (s *batchSocket) close() error { return nil }
+
 func (s *batchSocket) destAddr(a netip.AddrPort) destAddr { return net.UDPAddrFromAddrPort(a) }
 
 // sendBatch hands msgs to the system and returns how many it took.

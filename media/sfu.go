@@ -104,7 +104,7 @@ func New(cfg Config) (*SFU, error) {
 		udpNet, tcpNet = "udp4", "tcp4"
 	}
 	var err error
-	s.udp, err = net.ListenPacket(udpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.UDPPort)))
+	s.udp, err = listenMediaUDP(udpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.UDPPort)))
 	if err != nil {
 		return nil, fmt.Errorf("media: UDP port: %w", err)
 	}

@@ -1,0 +1,95 @@
+//go:build linux
+
+package media
+
+import (
+	"context"
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestMediaPortSendSocket: the media port gets a send-only socket of its
+// own; the port still reads everything sent to it, even when another
+// socket of this user joins it with SO_REUSEPORT, and refuses a second
+// media port on it; closing frees the port.
+func TestMediaPortSendSocket(t *testing.T) {
+	pc, err := listenMediaUDP("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newBatchConn(pc.(*net.UDPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.sock.send == nil {
+		t.Fatal("no send-only socket")
+	}
+	addr := b.LocalAddr().String()
+
+	if other, err := listenMediaUDP("udp4", addr); err == nil {
+		other.Close()
+		t.Fatal("a second media port on the same port: no error")
+	}
+	// Another socket that shares the port on purpose gets nothing.
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	intruder, err := lc.ListenPacket(context.Background(), "udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intruder.Close()
+
+	// From many ports: without the steering the kernel would spread
+	// them over both sockets by a hash of the sender's address.
+	var peer *net.UDPConn
+	const n = 64
+	for i := range n {
+		if i%4 == 0 {
+			peer = listenUDP(t)
+		}
+		if _, err := peer.WriteTo([]byte{byte(i)}, b.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 100)
+	for i := range n {
+		_ = b.SetReadDeadline(time.Now().Add(2 * time.Second))
+		k, _, err := b.ReadFromAddrPort(buf)
+		if err != nil {
+			t.Fatalf("after %d of %d datagrams: %v", i, n, err)
+		}
+		if k != 1 || buf[0] != byte(i) {
+			t.Fatalf("datagram %d: %x", i, buf[:k])
+		}
+	}
+	_ = intruder.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if k, _, err := intruder.ReadFrom(buf); err == nil {
+		t.Fatalf("the other socket on the port got %x", buf[:k])
+	}
+
+	// Sending after Close says closed; both sockets are gone.
+	intruder.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.WriteToAddrPort([]byte{0, 1, 0, 0}, peer.LocalAddr().(*net.UDPAddr).AddrPort()); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after Close: %v, want net.ErrClosed", err)
+	}
+	again, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		t.Fatalf("the port after Close: %v", err)
+	}
+	again.Close()
+}
