@@ -68,7 +68,12 @@ func (s *SFU) startFanOut() {
 // fanOut hands pkt of layer l to subs and returns when every receiver has
 // it queued. Called by l's handle only (l.in held).
 func (s *SFU) fanOut(l *layer, subs []*downTrack, pkt *rtp.Packet, kf bool, now time.Time) {
-	shards := min(s.fanWorkers+1, len(subs)/s.fanShard)
+	shards := len(subs) / s.fanShard
+	if shards > 1 {
+		// Workers help only with processors to run on, and the process
+		// may run on fewer than it started with (package procs).
+		shards = min(shards, s.fanWorkers+1, runtime.GOMAXPROCS(0))
+	}
 	if shards <= 1 {
 		pushAll(l, subs, pkt, kf, now)
 		return

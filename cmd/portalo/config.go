@@ -45,6 +45,10 @@ type config struct {
 	MediaCacheMB    int
 	PublicURL       string
 	DemoContent     bool
+	AdaptProcs      bool
+	// FixedProcs: GOMAXPROCS is set in the environment, the operator's
+	// choice; AdaptProcs does not change it.
+	FixedProcs bool
 }
 
 // setting describes one configuration value.
@@ -209,6 +213,7 @@ func (c *config) settings() []setting {
 			c.DebugAddr = v
 			return nil
 		}},
+		{"adapt-procs", "PORTALO_ADAPT_PROCS", "true", "use as many processors as the load needs, up to the machine's (or GOMAXPROCS, which when set fixes the number); false: all of them all the time", boolean(&c.AdaptProcs)},
 		{"shutdown-timeout", "PORTALO_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on shutdown", duration(&c.ShutdownTimeout)},
 	}
 }
@@ -236,6 +241,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
+	_, c.FixedProcs = lookup(getenv, "GOMAXPROCS")
 	if err := c.validate(); err != nil {
 		return c, nil, err
 	}

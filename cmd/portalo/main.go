@@ -41,6 +41,7 @@ import (
 	"portalo/media"
 	"portalo/podcasts"
 	"portalo/processing"
+	"portalo/procs"
 	"portalo/signaling"
 	"portalo/store/blob"
 	"portalo/store/blob/dirblob"
@@ -290,6 +291,9 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 		return fmt.Errorf("loading the mediathek catalog: %w", err)
 	}
 	goBG(func() { mediaCat.Run(bg) })
+	if cfg.AdaptProcs && !cfg.FixedProcs {
+		goBG(func() { procs.Run(bg, procs.Options{Logger: log.With("component", "procs")}) })
+	}
 	queue := jobs.New(st.kv, jobs.Options{})
 	tmpDir := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.MkdirAll(tmpDir, 0o750); err != nil {

@@ -73,6 +73,10 @@ func TestConfig(t *testing.T) {
 		{"public url without scheme", map[string]string{"PORTALO_PUBLIC_URL": "portalo.example"}, nil, nil, "PORTALO_PUBLIC_URL"},
 		{"media cache", map[string]string{"PORTALO_MEDIA_CACHE_MB": "0"}, nil, func(c config) bool { return c.MediaCacheMB == 0 && mediaCacheBytes(0) < 0 }, ""},
 		{"bad media cache", map[string]string{"PORTALO_MEDIA_CACHE_MB": "-5"}, nil, nil, "PORTALO_MEDIA_CACHE_MB"},
+		{"processors adapt by default", nil, nil, func(c config) bool { return c.AdaptProcs && !c.FixedProcs }, ""},
+		{"processors all the time", map[string]string{"PORTALO_ADAPT_PROCS": "false"}, nil, func(c config) bool { return !c.AdaptProcs }, ""},
+		{"GOMAXPROCS fixes the processors", map[string]string{"GOMAXPROCS": "2"}, nil, func(c config) bool { return c.AdaptProcs && c.FixedProcs }, ""},
+		{"bad adapt procs", map[string]string{"PORTALO_ADAPT_PROCS": "sometimes"}, nil, nil, "PORTALO_ADAPT_PROCS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
