@@ -25,7 +25,8 @@ import (
 //   - the messages for all destinations go out in one sendmmsg(2).
 //
 // RTP is queued until Flush (the forwarding code calls it at the end of
-// each video frame) or until flushDelay has passed; everything else (STUN,
+// each video frame and after an audio packet) or until flushDelay has
+// passed; everything else (STUN,
 // DTLS, RTCP) is sent at once. Where GSO is not available the packets go
 // out one per message, still in one sendmmsg.
 type batchConn struct {
@@ -46,7 +47,8 @@ type batchConn struct {
 	armed   bool
 	flushes uint64 // also the generation of destQueue.used
 
-	slots sync.Pool // of *slot: the buffers of queued packets
+	slots      sync.Pool     // of *slot: the buffers of queued packets
+	flushDelay time.Duration // flushDelay (tests: longer)
 
 	sendMu sync.Mutex // one flush at a time; the fields below
 	out    []*destQueue
@@ -120,12 +122,15 @@ const (
 	pruneEvery = 4096
 )
 
-func newBatchConn(c *net.UDPConn) (*batchConn, error) {
-	sock, err := newBatchSocket(c)
+// newBatchConn makes the batcher of c; steered: c is a media port from
+// listenMediaUDP, which gets a send-only socket. Where that fails the
+// batcher sends on c and sendErr says why.
+func newBatchConn(c *net.UDPConn, steered bool) (b *batchConn, sendErr error, err error) {
+	sock, sendErr, err := newBatchSocket(c, steered)
 	if err != nil {
-		return nil, fmt.Errorf("media: UDP socket: %w", err)
+		return nil, nil, fmt.Errorf("media: UDP socket: %w", err)
 	}
-	b := &batchConn{UDPConn: c, sock: sock, dests: map[netip.AddrPort]*destQueue{}}
+	b = &batchConn{UDPConn: c, sock: sock, dests: map[netip.AddrPort]*destQueue{}, flushDelay: flushDelay}
 	b.gso.Store(gsoAvailable)
 	_ = c.SetWriteBuffer(sendBuffer)
 	// The reader forwards what publishers send before it reads on
@@ -133,7 +138,7 @@ func newBatchConn(c *net.UDPConn) (*batchConn, error) {
 	_ = c.SetReadBuffer(4 << 20)
 	b.timer = time.AfterFunc(time.Hour, b.Flush)
 	b.timer.Stop()
-	return b, nil
+	return b, sendErr, nil
 }
 
 // isRTP tells RTP (and SRTP, whose header is clear) from STUN, DTLS and
@@ -247,7 +252,7 @@ func (b *batchConn) queue(q *destQueue, p []byte) (int, error) {
 		b.dirty = append(b.dirty, q)
 		if !b.armed {
 			b.armed = true
-			b.timer.Reset(flushDelay)
+			b.timer.Reset(b.flushDelay)
 		}
 		b.mu.Unlock()
 	}
@@ -395,8 +400,10 @@ func (b *batchConn) Stats() batchStats {
 	return b.stats
 }
 
-// Close sends what is queued and closes the socket.
+// Close sends what is queued (what does not fit in the socket at once is
+// dropped) and closes the socket.
 func (b *batchConn) Close() error {
+	b.sock.closing()
 	b.Flush()
 	b.closed.Store(true)
 	b.mu.Lock()

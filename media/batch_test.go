@@ -22,25 +22,41 @@ func rtpLike(size int, mark byte) []byte {
 	return b
 }
 
-// listenUDP binds a socket on 127.0.0.1 as the SFU binds its media port
-// (listenMediaUDP).
 func listenUDP(t *testing.T) *net.UDPConn {
 	t.Helper()
-	pc, err := listenMediaUDP("udp4", "127.0.0.1:0")
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	return pc.(*net.UDPConn)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
-// newBatchConnT is newBatchConn for a test.
+// newBatchConnT is newBatchConn for a test, of a plain socket.
 func newBatchConnT(t testing.TB, c *net.UDPConn) *batchConn {
 	t.Helper()
-	b, err := newBatchConn(c)
+	b, _, err := newBatchConn(c, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// mediaBatchConnT is a batcher on 127.0.0.1 as the SFU makes its media
+// port's (listenMediaUDP: on Linux with a send-only socket).
+func mediaBatchConnT(t testing.TB) *batchConn {
+	t.Helper()
+	c, steered, err := listenMediaUDP("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, sendErr, err := newBatchConn(c, steered)
+	if err != nil || sendErr != nil {
+		c.Close()
+		t.Fatal(err, sendErr)
+	}
+	t.Cleanup(func() { b.Close() })
 	return b
 }
 
@@ -87,8 +103,7 @@ func TestBatchConnDeliversEveryPacketInOrder(t *testing.T) {
 		{"without GSO", false, []int{1200, 1200, 1200, 700, 120}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			send := listenUDP(t)
-			b := newBatchConnT(t, send)
+			b := mediaBatchConnT(t)
 			b.gso.Store(tc.gso)
 			dsts := []*net.UDPConn{listenUDP(t), listenUDP(t), listenUDP(t)}
 			var want [][]byte
@@ -131,20 +146,19 @@ func TestBatchConnDeliversEveryPacketInOrder(t *testing.T) {
 func TestBatchConnSocketFamilies(t *testing.T) {
 	// media: the port bound as the SFU binds it (listenMediaUDP: on Linux
 	// with a send-only socket beside it), or one plain socket.
-	listen := func(t *testing.T, network, ip string, media bool) *net.UDPConn {
+	listen := func(t *testing.T, network, ip string, media bool) (c *net.UDPConn, steered bool) {
 		t.Helper()
-		var pc net.PacketConn
 		var err error
 		if media {
-			pc, err = listenMediaUDP(network, net.JoinHostPort(ip, "0"))
+			c, steered, err = listenMediaUDP(network, net.JoinHostPort(ip, "0"))
 		} else {
-			pc, err = net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(ip)})
+			c, err = net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(ip)})
 		}
 		if err != nil {
 			t.Skipf("no %s socket on %s here: %v", network, ip, err)
 		}
-		t.Cleanup(func() { pc.Close() })
-		return pc.(*net.UDPConn)
+		t.Cleanup(func() { c.Close() })
+		return c, steered
 	}
 	for _, tc := range []struct {
 		name            string
@@ -157,9 +171,17 @@ func TestBatchConnSocketFamilies(t *testing.T) {
 	} {
 		for _, v := range []struct{ gso, media bool }{{true, true}, {false, true}, {true, false}} {
 			t.Run(fmt.Sprintf("%s gso=%v media=%v", tc.name, v.gso, v.media), func(t *testing.T) {
-				b := newBatchConnT(t, listen(t, tc.sendNet, tc.sendIP, v.media))
+				c, steered := listen(t, tc.sendNet, tc.sendIP, v.media)
+				b, sendErr, err := newBatchConn(c, steered)
+				if err != nil || sendErr != nil {
+					t.Fatal(err, sendErr)
+				}
+				defer b.Close()
+				if v.media && steered != (b.sock.send != nil) {
+					t.Fatalf("steered %v, send-only socket %v", steered, b.sock.send != nil)
+				}
 				b.gso.Store(v.gso)
-				dst := listen(t, tc.recvNet, tc.recvIP, false)
+				dst, _ := listen(t, tc.recvNet, tc.recvIP, false)
 				var want [][]byte
 				for i, size := range []int{1200, 1200, 1200, 400, 90} {
 					p := rtpLike(size, byte(i))
@@ -210,7 +232,7 @@ func TestBatchConnSocketFamilies(t *testing.T) {
 func TestBatchConnUnreachableFamily(t *testing.T) {
 	// An IPv4 socket cannot send to IPv6: that destination fails, the
 	// others still get theirs.
-	b := newBatchConnT(t, listenUDP(t))
+	b := mediaBatchConnT(t)
 	dst := listenUDP(t)
 	v6 := netip.MustParseAddrPort("[2001:db8::1]:5000")
 	if _, err := b.WriteToAddrPort(append([]byte{0x00, 0x01}, make([]byte, 18)...), v6); err == nil {
@@ -235,7 +257,7 @@ func repeated[T any](v T, n int) []T {
 }
 
 func TestBatchConnSendsOthersAtOnceAndFlushesLateRTP(t *testing.T) {
-	b := newBatchConnT(t, listenUDP(t))
+	b := mediaBatchConnT(t)
 	dst := listenUDP(t)
 	to := dst.LocalAddr().(*net.UDPAddr).AddrPort()
 	// STUN (first byte 0), DTLS (22) and RTCP (payload type 200) go out
@@ -263,7 +285,7 @@ func TestBatchConnSendsOthersAtOnceAndFlushesLateRTP(t *testing.T) {
 }
 
 func TestBatchConnClosed(t *testing.T) {
-	b := newBatchConnT(t, listenUDP(t))
+	b := mediaBatchConnT(t)
 	dst := listenUDP(t)
 	if _, err := b.WriteToAddrPort(rtpLike(100, 1), dst.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 		t.Fatal(err)
@@ -320,7 +342,7 @@ func (f testFiller) fillRTP(dst []byte) ([]byte, error) {
 // nothing behind; writers on several goroutines and flushes in between
 // lose nothing (run with -race).
 func TestBatchConnFilledPackets(t *testing.T) {
-	b := newBatchConnT(t, listenUDP(t))
+	b := mediaBatchConnT(t)
 	dst := listenUDP(t)
 	q := b.hold(dst.LocalAddr().(*net.UDPAddr).AddrPort())
 	defer b.release(q)
@@ -385,7 +407,7 @@ func TestBatchConnFilledPackets(t *testing.T) {
 // TestBatchConnFlushesAFullQueue: a destination with maxQueueBytes queued
 // (a keyframe burst) is sent at once, without waiting for a flush.
 func TestBatchConnFlushesAFullQueue(t *testing.T) {
-	b := newBatchConnT(t, listenUDP(t))
+	b := mediaBatchConnT(t)
 	// No timer flush during the test: the timer counts as armed, and is not.
 	b.mu.Lock()
 	b.armed = true
@@ -411,7 +433,7 @@ func TestBatchConnFlushesAFullQueue(t *testing.T) {
 // a packet: memory goes with the packets in flight, not with the largest
 // frame a receiver ever got.
 func TestBatchConnHoldsNothingOnceSent(t *testing.T) {
-	b := newBatchConnT(t, listenUDP(t))
+	b := mediaBatchConnT(t)
 	var dsts []*net.UDPConn
 	var qs []*destQueue
 	for range 2 {

@@ -25,8 +25,9 @@ import (
 // idle moment wakes the runtime's monitor thread, which then polls every
 // 20 µs for a while: with a packet every few milliseconds that was a
 // context switch for almost every packet, the largest single cost after
-// the sends themselves. When the socket is full (EAGAIN) the calls wait
-// in the poller like any Go I/O.
+// the sends themselves. When the socket is empty (EAGAIN) a read waits
+// in the poller like any Go I/O; a send waits in the poller, or in
+// poll(2) on the send-only socket (below), while the socket is full.
 
 // A socket of its own for sending. The kernel tells every waiter on a
 // socket each time it frees a packet the socket sent (on loopback at once,
@@ -38,17 +39,23 @@ import (
 // a steering program hands it every datagram that arrives, the second
 // only sends and is not in the poller, so that nobody waits on it.
 // listenMediaUDP makes the first, newBatchSocket adds the second; where
-// that fails the one socket does both, as before.
+// either fails the one socket does both, as before.
+//
+// The price of SO_REUSEPORT: another process of the same user may bind
+// the port too, with SO_REUSEPORT, where before it could not. It gets no
+// datagram while the steering program holds, and a program of its own
+// (SO_ATTACH_REUSEPORT_CBPF replaces the group's) would take the port's
+// traffic from portalo. Another portalo refuses the port: its plain bind
+// first (below) fails.
 
-// listenMediaUDP binds the media UDP port for a batchConn.
-func listenMediaUDP(network, addr string) (net.PacketConn, error) {
+// listenMediaUDP binds the media UDP port for a batchConn; steered: it
+// shares the port with a send-only socket (newBatchConn).
+func listenMediaUDP(network, addr string) (c *net.UDPConn, steered bool, err error) {
 	// A plain bind first: it finds a free port for port 0 and fails, as
-	// without SO_REUSEPORT, when anything else has the port. Another
-	// process of the same user that binds it with SO_REUSEPORT after us
-	// gets no datagram (the steering program sends them all here).
+	// without SO_REUSEPORT, when anything else has the port.
 	probe, err := net.ListenPacket(network, addr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	bound := probe.LocalAddr().String()
 	_ = probe.Close()
@@ -68,9 +75,13 @@ func listenMediaUDP(network, addr string) (net.PacketConn, error) {
 	pc, err := lc.ListenPacket(context.Background(), network, bound)
 	if err != nil {
 		// No SO_REUSEPORT or no steering here: one socket.
-		return net.ListenPacket(network, bound)
+		pc, err = net.ListenPacket(network, bound)
+		if err != nil {
+			return nil, false, err
+		}
+		return pc.(*net.UDPConn), false, nil
 	}
-	return pc, nil
+	return pc.(*net.UDPConn), true, nil
 }
 
 // steerToFirst attaches to the socket the classic BPF program "return 0":
@@ -82,24 +93,22 @@ func steerToFirst(fd int) error {
 		&unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
 }
 
-// openSendSocket binds a send-only socket to c's port, or returns nil
-// when c was not bound to share it (listenMediaUDP). The socket is
-// blocking, so that os.NewFile keeps it out of the poller; every send on
-// it says MSG_DONTWAIT.
+// openSendSocket binds a send-only socket to c's port, which
+// listenMediaUDP bound with steering. The socket is blocking, so that
+// os.NewFile keeps it out of the poller; every send on it says
+// MSG_DONTWAIT. Write deadlines (SetWriteDeadline) do not reach it:
+// nothing under the ICE UDP mux sets them.
 func openSendSocket(c *net.UDPConn) (*os.File, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
 	var (
-		shared, domain, v6only int
-		sa                     unix.Sockaddr
-		serr                   error
+		domain, v6only int
+		sa             unix.Sockaddr
+		serr           error
 	)
 	err = rc.Control(func(fd uintptr) {
-		if shared, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT); serr != nil || shared == 0 {
-			return
-		}
 		if domain, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN); serr != nil {
 			return
 		}
@@ -113,12 +122,12 @@ func openSendSocket(c *net.UDPConn) (*os.File, error) {
 	if err == nil {
 		err = serr
 	}
-	if err != nil || shared == 0 {
+	if err != nil {
 		return nil, err
 	}
 	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("send socket: %w", err)
+		return nil, err
 	}
 	setup := func() error {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
@@ -134,7 +143,7 @@ func openSendSocket(c *net.UDPConn) (*os.File, error) {
 	}
 	if err := setup(); err != nil {
 		_ = unix.Close(fd)
-		return nil, fmt.Errorf("send socket: %w", err)
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "media UDP send socket"), nil
 }
@@ -173,26 +182,33 @@ type destAddr struct {
 	n   uint32
 }
 
-func newBatchSocket(c *net.UDPConn) (*batchSocket, error) {
+// newBatchSocket wraps c; with steered (listenMediaUDP) it adds a
+// send-only socket, and where that fails sends on c, returning why in
+// sendErr.
+func newBatchSocket(c *net.UDPConn, steered bool) (s *batchSocket, sendErr error, err error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	la, _ := c.LocalAddr().(*net.UDPAddr)
-	s := &batchSocket{rc: rc, wc: rc, v6: la == nil || la.IP.To4() == nil}
+	s = &batchSocket{rc: rc, wc: rc, v6: la == nil || la.IP.To4() == nil}
 	s.reading = s.newUDPCall(unix.SYS_RECVFROM)
 	s.write = s.sendmmsg
-	if s.send, err = openSendSocket(c); err != nil {
-		return nil, err
+	if !steered {
+		return s, nil, nil
 	}
-	if s.send != nil {
-		if s.wc, err = s.send.SyscallConn(); err != nil {
-			_ = s.send.Close()
-			return nil, err
-		}
-		s.write = s.untilSent(s.sendmmsg)
+	send, err := openSendSocket(c)
+	if err != nil {
+		return s, fmt.Errorf("the media port's send-only socket: %w", err), nil
 	}
-	return s, nil
+	wc, err := send.SyscallConn()
+	if err != nil {
+		_ = send.Close()
+		return s, fmt.Errorf("the media port's send-only socket: %w", err), nil
+	}
+	s.send, s.wc = send, wc
+	s.write = s.untilSent(s.sendmmsg)
+	return s, nil, nil
 }
 
 // untilSent makes a send on the send-only socket wait, where the poller
@@ -215,12 +231,16 @@ func (s *batchSocket) writeErr(err error) error {
 	return err
 }
 
-// close closes the send-only socket.
+// closing makes sends on the send-only socket stop waiting for room.
+func (s *batchSocket) closing() { s.closed.Store(true) }
+
+// close closes the send-only socket (a send in flight keeps it open
+// until it returns).
 func (s *batchSocket) close() error {
+	s.closed.Store(true)
 	if s.send == nil {
 		return nil
 	}
-	s.closed.Store(true)
 	return s.send.Close()
 }
 
@@ -342,7 +362,7 @@ func (s *batchSocket) writeTo(p []byte, a netip.AddrPort) (int, error) {
 	c.p = p
 	err := s.wc.Write(c.f)
 	c.p = nil
-	if err != nil {
+	if err != nil || (c.errno == unix.EAGAIN && s.send != nil && s.closed.Load()) {
 		err = s.writeErr(err)
 	}
 	if err == nil && c.errno != 0 {

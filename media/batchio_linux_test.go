@@ -18,20 +18,26 @@ import (
 // socket of this user joins it with SO_REUSEPORT, and refuses a second
 // media port on it; closing frees the port.
 func TestMediaPortSendSocket(t *testing.T) {
-	pc, err := listenMediaUDP("udp4", "127.0.0.1:0")
+	c, steered, err := listenMediaUDP("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newBatchConn(pc.(*net.UDPConn))
-	if err != nil {
-		t.Fatal(err)
+	if !steered {
+		c.Close()
+		t.Skip("no SO_REUSEPORT steering here (SO_ATTACH_REUSEPORT_CBPF): the port is one socket")
 	}
+	b, sendErr, err := newBatchConn(c, steered)
+	if err != nil || sendErr != nil {
+		c.Close()
+		t.Fatal(err, sendErr)
+	}
+	t.Cleanup(func() { b.Close() })
 	if b.sock.send == nil {
 		t.Fatal("no send-only socket")
 	}
 	addr := b.LocalAddr().String()
 
-	if other, err := listenMediaUDP("udp4", addr); err == nil {
+	if other, _, err := listenMediaUDP("udp4", addr); err == nil {
 		other.Close()
 		t.Fatal("a second media port on the same port: no error")
 	}

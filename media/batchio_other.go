@@ -27,22 +27,28 @@ const gsoAvailable = false
 // destAddr is a destination as the writer takes it.
 type destAddr = *net.UDPAddr
 
-func newBatchSocket(c *net.UDPConn) (*batchSocket, error) {
-	s := &batchSocket{c: c}
+func newBatchSocket(c *net.UDPConn, _ bool) (s *batchSocket, sendErr error, err error) {
+	s = &batchSocket{c: c}
 	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
 		s.writer = ipv4.NewPacketConn(c)
 	} else {
 		s.writer = ipv6.NewPacketConn(c)
 	}
-	return s, nil
+	return s, nil, nil
 }
 
-// listenMediaUDP binds the media UDP port for a batchConn.
-func listenMediaUDP(network, addr string) (net.PacketConn, error) {
-	return net.ListenPacket(network, addr)
+// listenMediaUDP binds the media UDP port for a batchConn (one socket
+// here: steered is false).
+func listenMediaUDP(network, addr string) (c *net.UDPConn, steered bool, err error) {
+	pc, err := net.ListenPacket(network, addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return pc.(*net.UDPConn), false, nil
 }
 
-// close: the one socket is the batchConn's.
+// closing and close: the one socket is the batchConn's.
+func (s *batchSocket) closing()     {}
 func (s *batchSocket) close() error { return nil }
 
 func (s *batchSocket) destAddr(a netip.AddrPort) destAddr { return net.UDPAddrFromAddrPort(a) }

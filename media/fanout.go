@@ -49,6 +49,7 @@ func (s *SFU) startFanOut() {
 	s.fanJobs = make(chan fanJob, 4*n)
 	s.fanStop = make(chan struct{})
 	s.fanWorkers = n
+	s.procs.Store(int32(runtime.GOMAXPROCS(0)))
 	s.fanShard = fanShard
 	for range n {
 		s.goOwned(func() {
@@ -72,7 +73,7 @@ func (s *SFU) fanOut(l *layer, subs []*downTrack, pkt *rtp.Packet, kf bool, now 
 	if shards > 1 {
 		// Workers help only with processors to run on, and the process
 		// may run on fewer than it started with (package procs).
-		shards = min(shards, s.fanWorkers+1, runtime.GOMAXPROCS(0))
+		shards = min(shards, s.fanWorkers+1, int(s.procs.Load()))
 	}
 	if shards <= 1 {
 		pushAll(l, subs, pkt, kf, now)

@@ -697,6 +697,11 @@ func (p *Peer) announce(t *pubTrack) {
 // withdraw stops forwarding t to everyone.
 func withdraw(t *pubTrack) {
 	t.active.Store(false)
+	for _, l := range t.layerList() {
+		l.in.Lock()
+		l.endFrame()
+		l.in.Unlock()
+	}
 	t.mu.Lock()
 	subs := make([]*downTrack, 0, len(t.subs))
 	for _, dt := range t.subs {

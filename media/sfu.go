@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,13 @@ type SFU struct {
 	// *Peer, for the own SRTP reader (upin.go).
 	upFrom  sync.Map
 	readOwn atomic.Uint64 // published packets the own reader took
+	// openFrames counts the video layers with a frame half-queued in
+	// the batcher: audio waits for their end (layer.handle).
+	openFrames atomic.Int32
+	// procs is the number of processors the Go runtime runs on, as the
+	// tick last saw it (it may change: package procs): the fan-out
+	// shards over workers only where they can run.
+	procs atomic.Int32
 	// inbound is held (read) while the UDP port's reader handles a packet
 	// itself; Close takes it to stop that before the fan-out workers.
 	inbound       sync.RWMutex
@@ -104,18 +112,20 @@ func New(cfg Config) (*SFU, error) {
 		udpNet, tcpNet = "udp4", "tcp4"
 	}
 	var err error
-	s.udp, err = listenMediaUDP(udpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.UDPPort)))
+	uc, steered, err := listenMediaUDP(udpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.UDPPort)))
 	if err != nil {
 		return nil, fmt.Errorf("media: UDP port: %w", err)
 	}
-	if uc, ok := s.udp.(*net.UDPConn); ok {
-		if s.batch, err = newBatchConn(uc); err != nil {
-			_ = uc.Close()
-			return nil, err
-		}
-		s.batch.take = s.takeInbound
-		s.udp = s.batch
+	var sendErr error
+	if s.batch, sendErr, err = newBatchConn(uc, steered); err != nil {
+		_ = uc.Close()
+		return nil, err
 	}
+	if sendErr != nil {
+		s.log.Warn("media: sending on the UDP port's own socket", "err", sendErr)
+	}
+	s.batch.take = s.takeInbound
+	s.udp = s.batch
 	s.udpMux = webrtc.NewICEUDPMux(pionLogs{s.log}.NewLogger("udpmux"), s.udp)
 	if cfg.TCPPort != -1 {
 		s.tcp, err = net.Listen(tcpNet, net.JoinHostPort(listenIP, strconv.Itoa(cfg.TCPPort)))
@@ -470,6 +480,7 @@ func (s *SFU) tickLoop() {
 		case <-s.done:
 			return
 		case now := <-t.C:
+			s.procs.Store(int32(runtime.GOMAXPROCS(0)))
 			for _, r := range s.roomList() {
 				r.tick(now)
 			}

@@ -226,14 +226,9 @@ func cpuTime(b *testing.B) time.Duration {
 // receivers of one published track of the kind, each on a UDP socket of
 // its own that reads nothing (the kernel drops what does not fit), with
 // SRTP keys: what the forwarding path needs, without Pion.
-func benchReceivers(b *testing.B, n int, kind webrtc.RTPCodecType) (*SFU, []*downTrack) {
+func benchReceivers(b testing.TB, n int, kind webrtc.RTPCodecType) (*SFU, []*downTrack) {
 	b.Helper()
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &SFU{batch: newBatchConnT(b, udp)}
-	b.Cleanup(func() { s.batch.Close() })
+	s := &SFU{batch: mediaBatchConnT(b)}
 	key, salt := make([]byte, 16), make([]byte, 12)
 	keys := &srtpKeys{profile: srtp.ProtectionProfileAeadAes128Gcm, key: key, salt: salt}
 	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}

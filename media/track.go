@@ -63,7 +63,7 @@ type layer struct {
 	in      sync.Mutex
 	newest  uint16 // the highest sequence number forwarded
 	seenAny bool   // newest is set
-	burst   int    // bytes queued for each receiver since the last flush
+	burst   int    // video: bytes queued for each receiver since the frame began (SFU.openFrames)
 
 	recv recvStats // what the publisher is told: reports and NACKs (own lock)
 }
@@ -286,17 +286,39 @@ func (l *layer) handle(in *inPacket, size int, now time.Time, repair bool) {
 			t.owner.speech.observe(now, ext[0]&0x7f)
 		}
 	}
-	t.owner.sfu.fanOut(l, t.subscribers(), pkt, kf, now)
+	s := t.owner.sfu
+	s.fanOut(l, t.subscribers(), pkt, kf, now)
+	if !video {
+		// An audio packet goes at once: the goroutine that has it runs
+		// anyway, while the batcher's timer would wake another thread
+		// for nearly every packet. Unless a video frame is half-queued:
+		// its end, a few milliseconds later, sends both, and the frame
+		// stays one GSO message per receiver.
+		if s.openFrames.Load() == 0 {
+			s.flushMedia()
+		}
+		return
+	}
+	if l.burst == 0 {
+		s.openFrames.Add(1)
+	}
 	l.burst += size
 	// The end of a video frame: send it to everyone at once. A large
 	// frame (a keyframe) goes in parts, so that what waits in the
 	// queues stays below maxBurst per receiver however many there are.
-	// An audio packet goes at once too: the goroutine that has it is
-	// running anyway, while waiting for the batcher's timer would wake
-	// another thread for every packet.
-	if !video || pkt.Marker || l.burst >= maxBurst {
-		t.owner.sfu.flushMedia()
+	if pkt.Marker || l.burst >= maxBurst {
+		s.flushMedia()
+		l.endFrame()
+	}
+}
+
+// endFrame notes that l has no frame half-queued (any more): it was
+// sent, or l stopped in the middle of one, which the batcher's timer
+// sends. l.in held.
+func (l *layer) endFrame() {
+	if l.burst > 0 {
 		l.burst = 0
+		l.pub.owner.sfu.openFrames.Add(-1)
 	}
 }
 

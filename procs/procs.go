@@ -3,14 +3,23 @@
 //
 // A Go program with more processors than work pays for them: each
 // goroutine made runnable wakes an idle processor's thread, which finds
-// nothing to do and sleeps again, and the network poller's thread wakes
-// for events another thread handles. A live room at a hundred receivers
+// nothing to do and sleeps again. A live room at a hundred receivers
 // keeps a tenth of a core busy with thousands of such hand-offs a second;
-// on two cores that cost a quarter of the server's CPU time (the SFU
-// benchmark in the README: 1.2 ms/s per receiver with two processors,
-// 0.9 with one). Run samples the process's CPU time and keeps each
-// processor at most half busy: it adds processors at once when the load
-// rises and gives them back when the load has stayed low for a while.
+// on two cores they cost about a fifth of the server's CPU time (the SFU
+// benchmark in the README). Run samples the process's CPU time four times
+// a second and keeps each processor at most half busy: it adds processors
+// at once when the load rises and gives them back when the load has
+// stayed low for five seconds.
+//
+// The price: on one processor a burst of work no sample saw coming (a
+// login's password hash, tens of milliseconds) delays the goroutines
+// behind it, media forwarding among them, by up to Go's 10 ms time slice
+// before the scheduler lets them in; the receivers' jitter buffers take
+// that up. While Run has fewer processors than the runtime's default, Go
+// does not follow changes of the container's CPU limit (calling
+// runtime.GOMAXPROCS turns that off); back at the ceiling, and when Run
+// ends, it does again (runtime.SetDefaultGOMAXPROCS). The ceiling is the
+// default when Run starts.
 package procs
 
 import (
@@ -25,34 +34,36 @@ const (
 	// busyPerProc is the share of a processor's time the process may use
 	// on average before it gets another processor.
 	busyPerProc = 0.5
-	// settle is how many samples in a row must want fewer processors
+	// settleTime is how long every sample must want fewer processors
 	// before they are given back.
-	settle = 5
+	settleTime = 5 * time.Second
 	// defaultInterval is the time between samples.
-	defaultInterval = time.Second
+	defaultInterval = 250 * time.Millisecond
 )
 
 // Options configures Run.
 type Options struct {
-	// Max is the most processors; 0 means as many as the runtime's
-	// GOMAXPROCS when Run starts.
+	// Max is the most processors; 0 means the runtime's GOMAXPROCS when
+	// Run starts.
 	Max int
 	// Interval is the time between samples of the process's CPU time;
-	// 0 means a second.
+	// 0 means 250 ms.
 	Interval time.Duration
 	Logger   *slog.Logger
 
-	// For tests: the process's CPU time so far, and how the number of
-	// processors is set.
-	cpuTime  func() (time.Duration, error)
-	setProcs func(int)
+	// For tests: how long the load must stay low (0: settleTime), the
+	// process's CPU time so far, and how the number of processors is set.
+	settleTime time.Duration
+	cpuTime    func() (time.Duration, error)
+	setProcs   func(int)
 }
 
 // Run adapts the number of processors until ctx ends, then restores
 // Max. It returns at once where there is nothing to adapt (one
 // processor) or the system does not report the process's CPU time.
 func Run(ctx context.Context, opt Options) {
-	if opt.Max <= 0 {
+	runtimeMax := opt.Max <= 0
+	if runtimeMax {
 		opt.Max = runtime.GOMAXPROCS(0)
 	}
 	if opt.Interval <= 0 {
@@ -65,7 +76,13 @@ func Run(ctx context.Context, opt Options) {
 		opt.cpuTime = processCPUTime
 	}
 	if opt.setProcs == nil {
-		opt.setProcs = func(n int) { runtime.GOMAXPROCS(n) }
+		opt.setProcs = func(n int) {
+			if runtimeMax && n == opt.Max {
+				runtime.SetDefaultGOMAXPROCS() // and follow the CPU limit again
+				return
+			}
+			runtime.GOMAXPROCS(n)
+		}
 	}
 	if opt.Max <= 1 {
 		return
@@ -75,7 +92,10 @@ func Run(ctx context.Context, opt Options) {
 		opt.Logger.Info("procs: not adapting the number of processors", "err", err)
 		return
 	}
-	s := scaler{max: opt.Max, cur: opt.Max}
+	if opt.settleTime <= 0 {
+		opt.settleTime = settleTime
+	}
+	s := scaler{max: opt.Max, cur: opt.Max, settle: max(int(opt.settleTime/opt.Interval), 1)}
 	defer func() {
 		if s.cur != opt.Max {
 			opt.setProcs(opt.Max)
@@ -99,7 +119,7 @@ func Run(ctx context.Context, opt Options) {
 		used := float64(cpu-prev) / float64(now.Sub(last))
 		prev, last = cpu, now
 		if n := s.next(used); n != s.cur {
-			opt.Logger.Info("procs: processors", "from", s.cur, "to", n, "cores_used", math.Round(used*100)/100)
+			opt.Logger.Debug("procs: processors", "from", s.cur, "to", n, "cores_used", math.Round(used*100)/100)
 			opt.setProcs(n)
 			s.cur = n
 		}
@@ -109,6 +129,7 @@ func Run(ctx context.Context, opt Options) {
 // scaler decides the number of processors from one sample at a time.
 type scaler struct {
 	max, cur int
+	settle   int // samples in a row that must want fewer to get fewer
 	low      int // samples in a row that wanted fewer than cur
 	lowWant  int // the most any of them wanted
 }
@@ -116,9 +137,10 @@ type scaler struct {
 // next returns the processors for a sample in which the process used
 // used cores (CPU seconds per second): more at once, fewer once settle
 // samples in a row wanted fewer (as many as the busiest of them wanted).
+// A sample that makes no sense wants them all.
 func (s *scaler) next(used float64) int {
 	want := s.max
-	if !math.IsNaN(used) && used >= 0 {
+	if used >= 0 && !math.IsInf(used, 1) { // false for NaN too
 		want = min(max(int(math.Ceil(used/busyPerProc)), 1), s.max)
 	}
 	switch {
@@ -128,7 +150,7 @@ func (s *scaler) next(used float64) int {
 	case want < s.cur:
 		s.low++
 		s.lowWant = max(s.lowWant, want)
-		if s.low < settle {
+		if s.low < s.settle {
 			return s.cur
 		}
 		n := s.lowWant

@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"sync"
 	"testing"
@@ -36,13 +37,16 @@ func TestScaler(t *testing.T) {
 		{"up by as many as the load wants", 8,
 			[]float64{0, 0, 0, 0, 0, 1.1, 3.9},
 			[]int{8, 8, 8, 8, 1, 3, 8}},
-		{"a nonsense sample keeps every processor", 2,
+		{"a negative sample wants every processor", 2,
 			[]float64{0, 0, 0, 0, 0, -1},
 			[]int{2, 2, 2, 2, 1, 2}},
+		{"so do NaN and infinity", 2,
+			[]float64{0, 0, 0, 0, 0, math.NaN(), 0, 0, 0, 0, 0, math.Inf(1)},
+			[]int{2, 2, 2, 2, 1, 2, 2, 2, 2, 2, 1, 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := scaler{max: tc.max, cur: tc.max}
+			s := scaler{max: tc.max, cur: tc.max, settle: 5}
 			for i, u := range tc.used {
 				s.cur = s.next(u)
 				if s.cur != tc.want[i] {
@@ -53,73 +57,78 @@ func TestScaler(t *testing.T) {
 	}
 }
 
-// TestRunSetsAndRestores drives Run with a CPU clock the test moves.
+// fakeProcess is a process whose CPU use the test sets, in cores, and
+// whose processors Run sets.
+type fakeProcess struct {
+	mu    sync.Mutex
+	cpu   time.Duration // CPU time until at
+	at    time.Time
+	cores float64
+	sets  []int
+}
+
+func (f *fakeProcess) cpuTime() (time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	f.cpu += time.Duration(f.cores * float64(now.Sub(f.at)))
+	f.at = now
+	return f.cpu, nil
+}
+
+func (f *fakeProcess) use(cores float64) {
+	_, _ = f.cpuTime()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cores = cores
+}
+
+func (f *fakeProcess) setProcs(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sets = append(f.sets, n)
+}
+
+func (f *fakeProcess) last() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.sets) == 0 {
+		return 0
+	}
+	return f.sets[len(f.sets)-1]
+}
+
+// TestRunSetsAndRestores drives Run with a process whose load the test
+// sets.
 func TestRunSetsAndRestores(t *testing.T) {
-	var (
-		mu   sync.Mutex
-		cpu  time.Duration
-		sets []int
-	)
+	f := &fakeProcess{at: time.Now()}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, Options{
-			Max: 4, Interval: 10 * time.Millisecond,
-			cpuTime: func() (time.Duration, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				return cpu, nil
-			},
-			setProcs: func(n int) {
-				mu.Lock()
-				defer mu.Unlock()
-				sets = append(sets, n)
-			},
-		})
+		Run(ctx, Options{Max: 4, Interval: 10 * time.Millisecond, settleTime: 200 * time.Millisecond,
+			cpuTime: f.cpuTime, setProcs: f.setProcs})
 	}()
-	waitFor := func(what string, ok func() bool) {
+	waitFor := func(what string, want int) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); f.last() != want; time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				mu.Lock()
-				defer mu.Unlock()
-				t.Fatalf("%s: processors set to %v", what, sets)
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				t.Fatalf("%s: processors set to %v, want %d last", what, f.sets, want)
 			}
 		}
 	}
-	last := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(sets) == 0 {
-			return 0
-		}
-		return sets[len(sets)-1]
-	}
-	waitFor("idle", func() bool { return last() == 1 })
-	// Busy: the clock runs 3 CPU-seconds a second from now on.
-	stop := make(chan struct{})
-	var busy sync.WaitGroup
-	busy.Add(1)
-	go func() {
-		defer busy.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-				mu.Lock()
-				cpu += 3 * time.Millisecond
-				mu.Unlock()
-			}
-		}
-	}()
-	waitFor("busy", func() bool { return last() >= 4 })
-	close(stop)
-	busy.Wait()
+	waitFor("idle", 1)
+	f.use(1.2) // wants 3
+	waitFor("busy", 3)
+	f.use(3.9)
+	waitFor("busier", 4)
+	f.use(0.1)
+	waitFor("idle again", 1)
 	cancel()
 	<-done
-	if got := last(); got != 4 {
+	if got := f.last(); got != 4 {
 		t.Fatalf("after Run: %d processors, want Max (4)", got)
 	}
 }
@@ -134,22 +143,22 @@ func TestRunWithTheRuntime(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, Options{Interval: 50 * time.Millisecond})
+		Run(ctx, Options{Interval: 50 * time.Millisecond, settleTime: 500 * time.Millisecond})
 	}()
-	waitFor := func(what string, ok func() bool) {
+	waitFor := func(what string, ok func(int) bool) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(20 * time.Second); !ok(runtime.GOMAXPROCS(0)); time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: GOMAXPROCS is %d", what, runtime.GOMAXPROCS(0))
 			}
 		}
 	}
-	waitFor("idle", func() bool { return runtime.GOMAXPROCS(0) == 1 })
-	// Two goroutines spinning use both processors once there are two:
-	// more than half of one already on one.
+	waitFor("idle", func(n int) bool { return n == 1 })
+	// As many goroutines spinning as there may be processors: more than
+	// half of what the process has, however many it has.
 	stop := make(chan struct{})
 	var spin sync.WaitGroup
-	for range 2 {
+	for range max {
 		spin.Add(1)
 		go func() {
 			defer spin.Done()
@@ -165,10 +174,10 @@ func TestRunWithTheRuntime(t *testing.T) {
 			}
 		}()
 	}
-	waitFor("busy", func() bool { return runtime.GOMAXPROCS(0) == max })
+	waitFor("busy", func(n int) bool { return n > 1 })
 	close(stop)
 	spin.Wait()
-	waitFor("idle again", func() bool { return runtime.GOMAXPROCS(0) == 1 })
+	waitFor("idle again", func(n int) bool { return n == 1 })
 	cancel()
 	<-done
 	if got := runtime.GOMAXPROCS(0); got != max {

@@ -46,8 +46,8 @@ type config struct {
 	PublicURL       string
 	DemoContent     bool
 	AdaptProcs      bool
-	// FixedProcs: GOMAXPROCS is set in the environment, the operator's
-	// choice; AdaptProcs does not change it.
+	// FixedProcs: GOMAXPROCS is set in the environment (to a number the
+	// runtime takes), the operator's choice; AdaptProcs does not change it.
 	FixedProcs bool
 }
 
@@ -213,7 +213,7 @@ func (c *config) settings() []setting {
 			c.DebugAddr = v
 			return nil
 		}},
-		{"adapt-procs", "PORTALO_ADAPT_PROCS", "true", "use as many processors as the load needs, up to the machine's (or GOMAXPROCS, which when set fixes the number); false: all of them all the time", boolean(&c.AdaptProcs)},
+		{"adapt-procs", "PORTALO_ADAPT_PROCS", "true", "run on as many processors as the load needs, up to Go's default (the machine's or the container's CPU limit); false: all of them all the time; setting GOMAXPROCS fixes the number", boolean(&c.AdaptProcs)},
 		{"shutdown-timeout", "PORTALO_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on shutdown", duration(&c.ShutdownTimeout)},
 	}
 }
@@ -241,7 +241,11 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
-	_, c.FixedProcs = lookup(getenv, "GOMAXPROCS")
+	// The runtime takes GOMAXPROCS when it is a positive number.
+	if v, ok := lookup(getenv, "GOMAXPROCS"); ok {
+		n, err := strconv.Atoi(v)
+		c.FixedProcs = err == nil && n > 0
+	}
 	if err := c.validate(); err != nil {
 		return c, nil, err
 	}

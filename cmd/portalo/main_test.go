@@ -76,6 +76,7 @@ func TestConfig(t *testing.T) {
 		{"processors adapt by default", nil, nil, func(c config) bool { return c.AdaptProcs && !c.FixedProcs }, ""},
 		{"processors all the time", map[string]string{"PORTALO_ADAPT_PROCS": "false"}, nil, func(c config) bool { return !c.AdaptProcs }, ""},
 		{"GOMAXPROCS fixes the processors", map[string]string{"GOMAXPROCS": "2"}, nil, func(c config) bool { return c.AdaptProcs && c.FixedProcs }, ""},
+		{"GOMAXPROCS the runtime ignores", map[string]string{"GOMAXPROCS": "lots"}, nil, func(c config) bool { return c.AdaptProcs && !c.FixedProcs }, ""},
 		{"bad adapt procs", map[string]string{"PORTALO_ADAPT_PROCS": "sometimes"}, nil, nil, "PORTALO_ADAPT_PROCS"},
 	}
 	for _, tc := range cases {
