@@ -5,7 +5,8 @@
 # With PROFILE=FILE it also saves a CPU profile of the server taken over
 # the measurement window (go tool pprof FILE), with BASE_PROFILE=FILE one
 # of the publisher-only baseline. SERVER_GOMAXPROCS=K runs the server (only)
-# with GOMAXPROCS=K, SERVER_GOGC=P with GOGC=P.
+# with GOMAXPROCS=K (which also stops it adapting its processors to the
+# load, as it does by default), SERVER_GOGC=P with GOGC=P.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p /tmp/bench
