@@ -5,6 +5,7 @@ package media
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -46,11 +47,26 @@ import (
 // datagram while the steering program holds, and a program of its own
 // (SO_ATTACH_REUSEPORT_CBPF replaces the group's) would take the port's
 // traffic from portalo. Another portalo refuses the port: its plain bind
-// first (below) fails.
+// first (below) fails, and where two start at once the second's bind
+// fails too: a socket with a steering program attached before its bind
+// has a port group of its own and joins no other.
 
 // listenMediaUDP binds the media UDP port for a batchConn; steered: it
 // shares the port with a send-only socket (newBatchConn).
 func listenMediaUDP(network, addr string) (c *net.UDPConn, steered bool, err error) {
+	_, port, _ := net.SplitHostPort(addr)
+	for attempt := 1; ; attempt++ {
+		c, steered, err = bindMediaUDP(network, addr)
+		// Port 0: another socket took the free port found between the
+		// two binds; find another.
+		if !errors.Is(err, syscall.EADDRINUSE) || port != "0" || attempt == 3 {
+			return c, steered, err
+		}
+	}
+}
+
+// bindMediaUDP is one try of listenMediaUDP.
+func bindMediaUDP(network, addr string) (*net.UDPConn, bool, error) {
 	// A plain bind first: it finds a free port for port 0 and fails, as
 	// without SO_REUSEPORT, when anything else has the port.
 	probe, err := net.ListenPacket(network, addr)
@@ -86,7 +102,9 @@ func listenMediaUDP(network, addr string) (c *net.UDPConn, steered bool, err err
 
 // steerToFirst attaches to the socket the classic BPF program "return 0":
 // of the sockets sharing the port, the first one bound gets every
-// datagram. Attached before the bind, it holds from the first datagram.
+// datagram. Attached before the bind, it holds from the first datagram,
+// and the socket cannot join a group another socket made (the kernel
+// gives it a group of its own at once: the bind fails, EADDRINUSE).
 func steerToFirst(fd int) error {
 	prog := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
 	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF,

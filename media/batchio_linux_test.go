@@ -42,16 +42,7 @@ func TestMediaPortSendSocket(t *testing.T) {
 		t.Fatal("a second media port on the same port: no error")
 	}
 	// Another socket that shares the port on purpose gets nothing.
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	intruder, err := lc.ListenPacket(context.Background(), "udp4", addr)
+	intruder, err := listenReusePort(addr, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,4 +89,53 @@ func TestMediaPortSendSocket(t *testing.T) {
 		t.Fatalf("the port after Close: %v", err)
 	}
 	again.Close()
+}
+
+// listenReusePort binds a UDP socket with SO_REUSEPORT on addr, with
+// listenMediaUDP's steering program or without.
+func listenReusePort(addr string, steer bool) (*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			if serr == nil && steer {
+				serr = steerToFirst(int(fd))
+			}
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp4", addr)
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// TestSteeredSocketJoinsNoOtherGroup: what listenMediaUDP relies on when
+// two nodes start on one port at once, both past their plain binds: the
+// second steered socket does not join the first's port group (where it
+// would get nothing), its bind fails.
+func TestSteeredSocketJoinsNoOtherGroup(t *testing.T) {
+	first, err := listenReusePort("127.0.0.1:0", true)
+	if err != nil {
+		t.Skipf("no SO_REUSEPORT steering here: %v", err)
+	}
+	defer first.Close()
+	second, err := listenReusePort(first.LocalAddr().String(), true)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second steered socket joined the port")
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("the second steered socket: %v, want EADDRINUSE", err)
+	}
+	// Without a program of its own a socket joins, and gets nothing
+	// (TestMediaPortSendSocket): the send-only socket.
+	joined, err := listenReusePort(first.LocalAddr().String(), false)
+	if err != nil {
+		t.Fatalf("an unsteered socket: %v", err)
+	}
+	joined.Close()
 }
