@@ -5,11 +5,13 @@
 // goroutine made runnable wakes an idle processor's thread, which finds
 // nothing to do and sleeps again. A live room at a hundred receivers
 // keeps a tenth of a core busy with thousands of such hand-offs a second;
-// on two cores they cost about a fifth of the server's CPU time (the SFU
-// benchmark in the README). Run samples the process's CPU time four times
-// a second and keeps each processor at most half busy: it adds processors
-// at once when the load rises and gives them back when the load has
-// stayed low for five seconds.
+// on two cores, before the media port got a send-only socket, one
+// processor cost a fifth less CPU than two (the SFU benchmark in the
+// README; since, the difference is within the machine's noise). Run
+// samples the process's CPU time four times a second and keeps each
+// processor at most half busy: it adds processors at once when the load
+// rises and gives them back when the load has stayed low for five
+// seconds.
 //
 // The price: on one processor a burst of work no sample saw coming (a
 // login's password hash, tens of milliseconds) delays the goroutines
