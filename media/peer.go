@@ -697,11 +697,6 @@ func (p *Peer) announce(t *pubTrack) {
 // withdraw stops forwarding t to everyone.
 func withdraw(t *pubTrack) {
 	t.active.Store(false)
-	for _, l := range t.layerList() {
-		l.in.Lock()
-		l.endFrame()
-		l.in.Unlock()
-	}
 	t.mu.Lock()
 	subs := make([]*downTrack, 0, len(t.subs))
 	for _, dt := range t.subs {
@@ -816,18 +811,12 @@ func (p *Peer) estimate(now time.Time) int64 {
 	return est
 }
 
-// tickPublish measures the layers of what p publishes.
+// tickPublish measures the layers of what p publishes and ends their
+// stale half-queued frames.
 func (p *Peer) tickPublish(now time.Time) {
-	p.mu.Lock()
-	ts := make([]*pubTrack, 0, len(p.published))
-	for _, t := range p.published {
-		ts = append(ts, t)
-	}
-	p.mu.Unlock()
-	for _, t := range ts {
-		for _, l := range t.layerList() {
-			l.measure(now)
-		}
+	for _, l := range p.publishedLayers() {
+		l.measure(now)
+		l.endStaleFrame(now)
 	}
 	p.speech.check(now)
 }

@@ -65,6 +65,8 @@ type layer struct {
 	seenAny bool   // newest is set
 	burst   int    // video: bytes queued for each receiver since the frame began (SFU.openFrames)
 
+	frameAt atomic.Int64 // video: unix ns the half-queued frame began, 0: none (SFU.openFrames)
+
 	recv recvStats // what the publisher is told: reports and NACKs (own lock)
 }
 
@@ -301,6 +303,7 @@ func (l *layer) handle(in *inPacket, size int, now time.Time, repair bool) {
 	}
 	if l.burst == 0 {
 		s.openFrames.Add(1)
+		l.frameAt.Store(now.UnixNano())
 	}
 	l.burst += size
 	// The end of a video frame: send it to everyone at once. A large
@@ -312,14 +315,32 @@ func (l *layer) handle(in *inPacket, size int, now time.Time, repair bool) {
 	}
 }
 
-// endFrame notes that l has no frame half-queued (any more): it was
-// sent, or l stopped in the middle of one, which the batcher's timer
-// sends. l.in held.
+// endFrame notes that l has no frame half-queued (any more). l.in held.
 func (l *layer) endFrame() {
 	if l.burst > 0 {
 		l.burst = 0
+		l.frameAt.Store(0)
 		l.pub.owner.sfu.openFrames.Add(-1)
 	}
+}
+
+// staleFrame is how long a frame may stay half-queued before the tick
+// stops audio waiting for it: its end was lost, or the layer stopped in
+// the middle of it (the batcher's timer has sent what was queued).
+const staleFrame = 100 * time.Millisecond
+
+// endStaleFrame ends l's half-queued frame if it began more than
+// staleFrame before now (the tick).
+func (l *layer) endStaleFrame(now time.Time) {
+	at := l.frameAt.Load()
+	if at == 0 || now.UnixNano()-at < int64(staleFrame) {
+		return
+	}
+	l.in.Lock()
+	if l.frameAt.Load() == at {
+		l.endFrame()
+	}
+	l.in.Unlock()
 }
 
 // downTrack is one published track as one receiver gets it.

@@ -10,8 +10,8 @@ import (
 
 // TestAudioWaitsForAHalfQueuedFrame: a published audio packet is sent at
 // once, unless a video frame is half-queued; the frame's end then sends
-// both, and a publisher that stops in the middle of a frame does not
-// hold audio back.
+// both, and a frame whose end never comes (lost, or the publisher
+// stopped) holds audio back until the next tick after staleFrame.
 func TestAudioWaitsForAHalfQueuedFrame(t *testing.T) {
 	const receivers = 2
 	s, vsubs := benchReceivers(t, receivers, webrtc.RTPCodecTypeVideo)
@@ -23,6 +23,7 @@ func TestAudioWaitsForAHalfQueuedFrame(t *testing.T) {
 	video.active.Store(true)
 	vl := vsubs[0].target
 	video.layers = []*layer{vl}
+	video.owner.published = map[*webrtc.RTPReceiver]*pubTrack{nil: video}
 	for _, dt := range vsubs {
 		video.addSub(dt)
 	}
@@ -79,7 +80,10 @@ func TestAudioWaitsForAHalfQueuedFrame(t *testing.T) {
 	sendVideo(false)
 	expect("the next frame's first packet", 4, 1)
 	withdraw(video) // the publisher stops in the middle of the frame
-	expect("stopped", 4, 0)
+	video.owner.tickPublish(time.Now())
+	expect("stopped, the next tick", 4, 1)
+	video.owner.tickPublish(time.Now().Add(staleFrame))
+	expect("stopped, a tick after staleFrame", 4, 0)
 	sendAudio()
 	expect("audio after that", 6, 0)
 }
