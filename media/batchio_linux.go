@@ -240,8 +240,9 @@ func (s *batchSocket) untilSent(f func(fd uintptr) bool) func(fd uintptr) bool {
 	}
 }
 
-// writeErr is net.ErrClosed for a write on the closed send-only socket
-// (the os.File says "use of closed file"), as for the port's own.
+// writeErr is net.ErrClosed for a write on the closed (or closing)
+// send-only socket, as for the port's own: the os.File says "use of
+// closed file", a send that stopped waiting for room EAGAIN.
 func (s *batchSocket) writeErr(err error) error {
 	if s.send != nil && s.closed.Load() {
 		return net.ErrClosed
@@ -329,7 +330,7 @@ func (s *batchSocket) sendBatch(msgs []batchMsg) (int, error) {
 		return 0, s.writeErr(err)
 	}
 	if s.err != 0 {
-		return s.sent, os.NewSyscallError("sendmmsg", s.err)
+		return s.sent, s.writeErr(os.NewSyscallError("sendmmsg", s.err))
 	}
 	return s.sent, nil
 }
@@ -380,14 +381,11 @@ func (s *batchSocket) writeTo(p []byte, a netip.AddrPort) (int, error) {
 	c.p = p
 	err := s.wc.Write(c.f)
 	c.p = nil
-	if err != nil || (c.errno == unix.EAGAIN && s.send != nil && s.closed.Load()) {
-		err = s.writeErr(err)
-	}
 	if err == nil && c.errno != 0 {
 		err = os.NewSyscallError("sendto", c.errno)
 	}
 	if err != nil {
-		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(a), Err: err}
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(a), Err: s.writeErr(err)}
 	}
 	return c.n, nil
 }
